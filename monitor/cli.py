@@ -1,0 +1,208 @@
+"""Command line: ``newsmon [--config PATH] COMMAND [--config PATH] ...``.
+
+Exit codes: 0 success; 1 a feed or delivery failed (each reported), or no match for
+``test-rule``; 2 invalid config or rules, or bad usage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from monitor import __version__
+from monitor import log as logsetup
+from monitor.daemon import Daemon
+from monitor.errors import ConfigError, NewsmonError, StateError
+from monitor.match import Automaton
+from monitor.rules import RuleSet, check_examples, explain, load_rule
+from monitor.runtime import Runtime, load_all
+from monitor.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+DEFAULT_CONFIG = "config.yaml"
+
+
+def common(func: F) -> F:
+    """Options every command accepts after its name as well as before it."""
+    func = click.option(
+        "--config", "config_path", type=click.Path(path_type=Path), default=None,
+        help=f"Config file (default ./{DEFAULT_CONFIG}).",
+    )(func)  # fmt: skip
+    func = click.option(
+        "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default=None,
+        help="Log verbosity (default info).",
+    )(func)  # fmt: skip
+    return click.option(
+        "--log-format", type=click.Choice(["text", "json"]), default=None,
+        help="Log line format on stderr (default text).",
+    )(func)  # fmt: skip
+
+
+def _settings(ctx: click.Context, **given: Any) -> dict[str, Any]:
+    base = dict(ctx.obj or {})
+    for key, value in given.items():
+        if value is not None:
+            base[key] = value
+    base.setdefault("config_path", None)
+    if base["config_path"] is None:
+        base["config_path"] = Path(DEFAULT_CONFIG)
+    logsetup.setup(base.get("log_level") or "info", base.get("log_format") or "text")
+    return base
+
+
+def _fail_config(exc: ConfigError) -> None:
+    for problem in exc.problems:
+        click.echo(str(problem), err=True)
+    click.echo(f"newsmon: {len(exc.problems)} problem(s); nothing was run", err=True)
+    sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@common
+@click.version_option(__version__, prog_name="newsmon")
+@click.pass_context
+def cli(
+    ctx: click.Context, config_path: Path | None, log_level: str | None, log_format: str | None
+) -> None:
+    """newsmon: poll news feeds, match keyword rules, alert once to Slack, email or webhooks."""
+    ctx.obj = {"config_path": config_path, "log_level": log_level, "log_format": log_format}
+
+
+@cli.command()
+@common
+@click.pass_context
+def run(ctx: click.Context, /, **given: Any) -> None:
+    """Run the daemon: poll feeds on their schedules and deliver alerts until stopped."""
+    settings = _settings(ctx, **given)
+    try:
+        loaded = load_all(settings["config_path"], examples=False)
+        store = Store(loaded.config.database)
+    except ConfigError as exc:
+        _fail_config(exc)
+        return
+    except StateError as exc:
+        click.echo(f"newsmon: {exc}", err=True)
+        sys.exit(1)
+
+    async def main() -> int:
+        return await Daemon(settings["config_path"], loaded, store).run()
+
+    try:
+        code = asyncio.run(main())
+    finally:
+        store.close()
+    sys.exit(code)
+
+
+@cli.command()
+@common
+@click.option("--force", is_flag=True, help="Also poll feeds held by Retry-After or backoff.")
+@click.pass_context
+def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
+    """Poll every enabled feed now, record, deliver what is due, then exit.
+
+    Exit 0 when every feed and delivery succeeded, 1 when some failed, 2 on a config error.
+    """
+    settings = _settings(ctx, **given)
+    try:
+        loaded = load_all(settings["config_path"], examples=False)
+        store = Store(loaded.config.database)
+    except ConfigError as exc:
+        _fail_config(exc)
+        return
+    except StateError as exc:
+        click.echo(f"newsmon: {exc}", err=True)
+        sys.exit(1)
+
+    async def cycle() -> int:
+        runtime = Runtime(loaded, store)
+        try:
+            polls = await runtime.poll(all_now=True, force=force)
+            report = await runtime.deliver()
+        finally:
+            await runtime.aclose()
+        failed = [p for p in polls if p.status == "error"]
+        held = len([f for f in loaded.config.feeds if f.enabled]) - len(polls)
+        summary = (
+            f"newsmon: {len(polls)} feeds polled ({len(failed)} failed"
+            + (f", {held} held by backoff/Retry-After; --force polls them" if held else "")
+            + f"), {sum(p.alerts for p in polls)} new alerts, {report.sent} deliveries sent"
+            + (f", {report.retry} to retry, {report.dead} failed for good" if report.failed else "")
+        )
+        click.echo(summary, err=True)
+        return 1 if failed or report.failed else 0
+
+    try:
+        code = asyncio.run(cycle())
+    finally:
+        store.close()
+    sys.exit(code)
+
+
+@cli.command()
+@common
+@click.pass_context
+def check(ctx: click.Context, /, **given: Any) -> None:
+    """Validate the config and every rule file and run each rule's examples."""
+    settings = _settings(ctx, **given)
+    try:
+        loaded = load_all(settings["config_path"], examples=True)
+    except ConfigError as exc:
+        _fail_config(exc)
+        return
+    rules = loaded.rules.rules
+    examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in rules)
+    click.echo(
+        f"ok: {settings['config_path']}: {len(loaded.config.feeds)} feeds, "
+        f"{len(loaded.config.notifiers)} notifiers, {len(rules)} rules, {examples} examples pass"
+    )
+
+
+@cli.command("test-rule")
+@common
+@click.argument("rule_file", type=click.Path(path_type=Path))
+@click.option("--text", required=True, help="Text to test (counted as title and summary).")
+@click.pass_context
+def test_rule(ctx: click.Context, /, rule_file: Path, text: str, **given: Any) -> None:
+    """Does TEXT match the rule in RULE_FILE? Explain which terms and clauses decided it.
+
+    Exit 0 = match, 1 = no match, 2 = error (like grep).
+    """
+    _settings(ctx, **given)
+    automaton = Automaton()
+    try:
+        rule = load_rule(rule_file, automaton, str(rule_file))
+    except ConfigError as exc:
+        _fail_config(exc)
+        return
+    ruleset = RuleSet([rule], automaton)
+    ok, matched, hits = ruleset.match_text(rule, text)
+    click.echo(f"{'MATCH' if ok else 'NO MATCH'}: rule {rule.id} ({rule.title})")
+    if matched:
+        click.echo("matched terms: " + ", ".join(repr(m) for m in dict.fromkeys(matched)))
+    click.echo("match:")
+    for line in explain(rule.root, hits):
+        click.echo(line)
+    for problem in check_examples(ruleset, rule):
+        click.echo(f"warning: {problem}", err=True)
+    sys.exit(0 if ok else 1)
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="newsmon", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except NewsmonError as exc:
+        click.echo(f"newsmon: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,267 @@
+"""Load and validate ``config.yaml``.
+
+Every problem is reported as ``file:line:col: key.path: message``; all problems of a file
+are collected before failing, so one run of ``newsmon check`` shows them all.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+
+from monitor import __version__
+from monitor.errors import ConfigError, Problem
+from monitor.validation import Duration, Size, Strict, validate
+from monitor.yamlfile import KeyPath, Marks, load_yaml
+
+SLUG = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+DEFAULT_USER_AGENT = (
+    f"newsmon/{__version__} (news alert monitor; +https://pypi.org/project/newsmon/)"
+)
+
+
+class FeedConfig(Strict):
+    name: str = Field(pattern=SLUG)
+    url: str = Field(min_length=1)
+    interval: Duration | None = None
+    tags: list[str] = []
+    enabled: bool = True
+    backfill: bool = False
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not re.fullmatch(SLUG, tag):
+                raise ValueError(f"tag {tag!r} must be lower-case letters, digits, . _ -")
+        return tags
+
+
+class ConsoleNotifier(Strict):
+    kind: Literal["console"]
+    stream: Literal["stdout", "stderr"] = "stdout"
+
+
+class WebhookNotifier(Strict):
+    kind: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    secret: str | None = None
+    timeout: Duration = 15.0
+
+
+class SlackNotifier(Strict):
+    kind: Literal["slack"]
+    webhook_url: str = Field(pattern=r"^https?://")
+    timeout: Duration = 15.0
+
+
+class EmailNotifier(Strict):
+    kind: Literal["email"]
+    host: str = Field(min_length=1)
+    port: int | None = None
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = None
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    to: list[str] = Field(min_length=1)
+    timeout: Duration = 30.0
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, to: list[str]) -> list[str]:
+        for addr in to:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+", addr):
+                raise ValueError(f"{addr!r} is not an email address")
+        return to
+
+
+NotifierConfig = ConsoleNotifier | WebhookNotifier | SlackNotifier | EmailNotifier
+NOTIFIER_MODELS: dict[str, type[Strict]] = {
+    "console": ConsoleNotifier,
+    "webhook": WebhookNotifier,
+    "slack": SlackNotifier,
+    "email": EmailNotifier,
+}
+
+
+class Defaults(Strict):
+    notify: list[str] = []
+
+
+class PollConfig(Strict):
+    tick: Duration = 30.0
+    min_interval: Duration = 60.0
+    max_interval: Duration = 86400.0
+    default_interval: Duration = 600.0
+    timeout: Duration = 60.0
+    connect_timeout: Duration = 10.0
+    read_timeout: Duration = 20.0
+    max_body: Size = 10 * 1024 * 1024
+    max_entries: int = Field(default=500, ge=1)
+    concurrency: int = Field(default=16, ge=1, le=256)
+    per_host: int = Field(default=2, ge=1, le=64)
+    user_agent: str = DEFAULT_USER_AGENT
+
+
+class DeliveryConfig(Strict):
+    tick: Duration = 15.0
+    max_attempts: int = Field(default=12, ge=1)
+    max_age: Duration = 86400.0
+    backoff_base: Duration = 5.0
+    backoff_cap: Duration = 3600.0
+    shutdown_grace: Duration = 20.0
+
+
+class DedupeConfig(Strict):
+    title_window: Duration = 7 * 86400.0
+
+
+class _File(Strict):
+    database: str = "state/newsmon.db"
+    rules_dir: str = "rules"
+    feeds: list[FeedConfig] = []
+    notifiers: dict[str, dict[str, Any]] = {}
+    defaults: Defaults = Defaults()
+    poll: PollConfig = PollConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+    dedupe: DedupeConfig = DedupeConfig()
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    database: Path
+    rules_dir: Path
+    feeds: tuple[FeedConfig, ...]
+    notifiers: dict[str, NotifierConfig]
+    defaults: Defaults
+    poll: PollConfig
+    delivery: DeliveryConfig
+    dedupe: DedupeConfig
+    marks: Marks = field(repr=False)
+
+    def feed_interval(self, feed: FeedConfig) -> float:
+        return feed.interval if feed.interval is not None else self.poll.default_interval
+
+    def feed_source(self, feed: FeedConfig) -> str:
+        """The URL to fetch, or an absolute local path (resolved against the config dir)."""
+        if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", feed.url) and not feed.url.startswith(
+            "file://"
+        ):
+            return feed.url
+        raw = feed.url.removeprefix("file://")
+        return str((self.path.parent / raw).resolve())
+
+    @property
+    def tags(self) -> set[str]:
+        return {tag for feed in self.feeds for tag in feed.tags}
+
+
+def expand_env(data: Any, marks: Marks, path: KeyPath = ()) -> tuple[Any, list[Problem]]:
+    """Replace ``${VAR}`` in every string with the environment's value."""
+    problems: list[Problem] = []
+    if isinstance(data, str):
+
+        def sub(m: re.Match[str]) -> str:
+            value = os.environ.get(m.group(1))
+            if value is None:
+                problems.append(
+                    marks.problem(path, f"environment variable {m.group(1)} is not set")
+                )
+                return ""
+            return value
+
+        return _ENV.sub(sub, data), problems
+    if isinstance(data, dict):
+        out = {}
+        for key, value in data.items():
+            out[key], sub_problems = expand_env(value, marks, (*path, key))
+            problems += sub_problems
+        return out, problems
+    if isinstance(data, list):
+        items = []
+        for i, value in enumerate(data):
+            item, sub_problems = expand_env(value, marks, (*path, i))
+            items.append(item)
+            problems += sub_problems
+        return items, problems
+    return data, problems
+
+
+def load_config(path: Path) -> Config:
+    """Read, expand and validate a config file; raise ``ConfigError`` with every problem."""
+    path = path.resolve() if path.exists() else path
+    display = os.path.relpath(path) if path.is_absolute() else str(path)
+    if not path.exists():
+        raise ConfigError([Problem(display, None, None, "", "config file not found")])
+    data, marks = load_yaml(path, display=display)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([marks.problem((), "the config must be a mapping of keys")])
+    data, problems = expand_env(data, marks)
+    parsed, errors = validate(_File, data, marks)
+    problems += errors
+    notifiers: dict[str, NotifierConfig] = {}
+    if parsed is not None:
+        for name, raw in parsed.notifiers.items():
+            if not re.fullmatch(SLUG, name):
+                problems.append(
+                    marks.problem(
+                        ("notifiers", name), "name must be lower-case letters, digits, . _ -"
+                    )
+                )
+            kind = raw.get("kind")
+            model = NOTIFIER_MODELS.get(kind) if isinstance(kind, str) else None
+            if model is None:
+                problems.append(
+                    marks.problem(
+                        ("notifiers", name, "kind"),
+                        f"expected one of {', '.join(NOTIFIER_MODELS)}, got {kind!r}",
+                    )
+                )
+                continue
+            notifier, errors = validate(model, raw, marks, ("notifiers", name))
+            problems += errors
+            if notifier is not None:
+                notifiers[name] = notifier  # type: ignore[assignment]
+        seen: dict[str, int] = {}
+        for i, feed in enumerate(parsed.feeds):
+            if feed.name in seen:
+                problems.append(
+                    marks.problem(
+                        ("feeds", i, "name"),
+                        f"duplicate feed name {feed.name!r} (also feeds[{seen[feed.name]}])",
+                    )
+                )
+            seen.setdefault(feed.name, i)
+        for i, name in enumerate(parsed.defaults.notify):
+            if name not in parsed.notifiers:
+                problems.append(
+                    marks.problem(("defaults", "notify", i), f"unknown notifier {name!r}")
+                )
+        if parsed.poll.min_interval > parsed.poll.max_interval:
+            problems.append(
+                marks.problem(("poll", "min_interval"), "must not be larger than max_interval")
+            )
+    if problems or parsed is None:
+        raise ConfigError(problems)
+    base = path.parent
+    return Config(
+        path=path,
+        database=(base / parsed.database).resolve(),
+        rules_dir=(base / parsed.rules_dir).resolve(),
+        feeds=tuple(parsed.feeds),
+        notifiers=notifiers,
+        defaults=parsed.defaults,
+        poll=parsed.poll,
+        delivery=parsed.delivery,
+        dedupe=parsed.dedupe,
+        marks=marks,
+    )

@@ -1,0 +1,68 @@
+"""Plain data passed between the stages (no I/O, no behaviour beyond small helpers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Item:
+    """One feed entry as plain, cleaned text. ``link`` is http(s) or None."""
+
+    title: str
+    summary: str
+    content: str
+    link: str | None
+    guid: str | None
+    published: str | None  # ISO 8601 UTC, "2021-11-10T03:42:00Z"
+
+    def fields(self) -> dict[str, str]:
+        return {"title": self.title, "summary": self.summary, "content": self.content}
+
+
+@dataclass(frozen=True)
+class ParsedFeed:
+    items: list[Item]
+    title: str = ""
+    ttl: float | None = None  # RSS <ttl>, seconds
+    skipped: int = 0  # entries without any usable identity
+    truncated: int = 0  # entries dropped by the per-feed cap
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What a conditional GET produced. ``body`` is None on 304 / unchanged file."""
+
+    body: bytes | None
+    final_url: str
+    content_type: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    max_age: float | None = None  # Cache-Control max-age / Expires, seconds
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def not_modified(self) -> bool:
+        return self.body is None
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: str
+    rule_id: str
+    rule_title: str
+    feed: str
+    item: Item
+    matched: tuple[str, ...]
+    created_at: float
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox row: an alert routed to one notifier."""
+
+    id: str
+    alert: Alert
+    notifier: str
+    attempts: int

@@ -1,0 +1,46 @@
+"""Print alerts to the terminal (the default notifier of the bundled config)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+import httpx
+
+from monitor.config import ConsoleNotifier, NotifierConfig
+from monitor.models import Delivery
+from monitor.text import clean, safe_url
+
+
+def render(delivery: Delivery) -> str:
+    alert = delivery.alert
+    item = alert.item
+    lines = [
+        f"=== ALERT [{clean(alert.rule_id)}] {clean(alert.rule_title)}",
+        f"    {clean(item.title) or '(no title)'}",
+        f"    feed: {alert.feed}   published: {item.published or 'unknown'}",
+    ]
+    link = safe_url(item.link)
+    if link:
+        lines.append(f"    link: {link}")
+    lines.append(f"    matched: {', '.join(clean(m) for m in alert.matched)}")
+    if item.summary:
+        lines.append(f"    {clean(item.summary, 300)}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class ConsoleSender:
+    name: str
+    config: ConsoleNotifier
+
+    @classmethod
+    def build(cls, name: str, config: NotifierConfig, client: httpx.AsyncClient) -> ConsoleSender:
+        assert isinstance(config, ConsoleNotifier)
+        return cls(name, config)
+
+    async def send(self, delivery: Delivery) -> str | None:
+        stream = sys.stdout if self.config.stream == "stdout" else sys.stderr
+        stream.write(render(delivery))
+        stream.flush()
+        return None

@@ -1,0 +1,117 @@
+"""Email over SMTP: text + HTML built from escaped plain text, STARTTLS or implicit TLS.
+
+smtplib runs in a worker thread with a timeout on connect and on every command (without
+one, a server that never sends its banner blocks forever: RELIABILITY.md §1.1). The
+``Message-ID`` is derived from the delivery id, the same on every retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import httpx
+
+from monitor.config import EmailNotifier, NotifierConfig
+from monitor.errors import PermanentDelivery, TransientDelivery
+from monitor.models import Delivery
+from monitor.text import clean, safe_url
+
+SUBJECT_LIMIT = 200
+
+
+def build_message(config: EmailNotifier, delivery: Delivery) -> EmailMessage:
+    alert = delivery.alert
+    item = alert.item
+    title = clean(item.title) or "(no title)"
+    msg = EmailMessage()
+    msg["Subject"] = clean(f"[newsmon] {alert.rule_title}: {title}", SUBJECT_LIMIT)
+    msg["From"] = config.sender
+    msg["To"] = ", ".join(config.to)
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = f"<{delivery.id}@newsmon>"
+    link = safe_url(item.link)
+    lines = [
+        title,
+        "",
+        f"Rule: {clean(alert.rule_title)} ({alert.rule_id})",
+        f"Feed: {alert.feed}",
+        f"Published: {item.published or 'unknown'}",
+        f"Matched: {', '.join(clean(m) for m in alert.matched)}",
+    ]
+    if link:
+        lines.append(f"Link: {link}")
+    if item.summary:
+        lines += ["", clean(item.summary, 4000)]
+    msg.set_content("\n".join(lines) + "\n")
+    esc = html.escape
+    heading = f'<a href="{esc(link)}">{esc(title)}</a>' if link else esc(title)
+    body = (
+        f"<h3>{heading}</h3>"
+        f"<p>Rule: <b>{esc(clean(alert.rule_title))}</b> · Feed: {esc(alert.feed)}"
+        f" · Published: {esc(item.published or 'unknown')}</p>"
+        f"<p>Matched: {esc(', '.join(clean(m) for m in alert.matched))}</p>"
+        f"<p>{esc(clean(item.summary, 4000))}</p>"
+    )
+    msg.add_alternative(f"<!doctype html><html><body>{body}</body></html>", subtype="html")
+    return msg
+
+
+def _send_sync(config: EmailNotifier, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
+    context = ssl.create_default_context()
+    port = config.port or {"tls": 465, "starttls": 587, "none": 25}[config.security]
+    client: smtplib.SMTP
+    if config.security == "tls":
+        client = smtplib.SMTP_SSL(config.host, port, timeout=config.timeout, context=context)
+    else:
+        client = smtplib.SMTP(config.host, port, timeout=config.timeout)
+    with client:
+        if config.security == "starttls":
+            client.starttls(context=context)
+        if config.username:
+            client.login(config.username, config.password or "")
+        return client.send_message(msg)
+
+
+@dataclass
+class EmailSender:
+    name: str
+    config: EmailNotifier
+
+    @classmethod
+    def build(cls, name: str, config: NotifierConfig, client: httpx.AsyncClient) -> EmailSender:
+        assert isinstance(config, EmailNotifier)
+        return cls(name, config)
+
+    async def send(self, delivery: Delivery) -> str | None:
+        msg = build_message(self.config, delivery)
+        what = f"email {self.name} via {self.config.host}"
+        try:
+            refused = await asyncio.to_thread(_send_sync, self.config, msg)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = {code for code, _ in exc.recipients.values()}
+            if all(400 <= c < 500 for c in codes):
+                raise TransientDelivery(f"{what}: recipients deferred {sorted(codes)}") from None
+            raise PermanentDelivery(f"{what}: every recipient refused {sorted(codes)}") from None
+        except smtplib.SMTPAuthenticationError as exc:
+            raise PermanentDelivery(f"{what}: login failed ({exc.smtp_code})") from None
+        except smtplib.SMTPResponseException as exc:
+            raw = exc.smtp_error
+            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+            reply = clean(text, 200)
+            if 400 <= exc.smtp_code < 500:
+                raise TransientDelivery(f"{what}: {exc.smtp_code} {reply}") from None
+            raise PermanentDelivery(f"{what}: {exc.smtp_code} {reply}") from None
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+            reason = f"{type(exc).__name__}: {clean(str(exc), 200)}"
+            raise TransientDelivery(f"{what}: {reason}") from None
+        if refused:
+            # Some recipients took it, some refused: do not resend to the ones that have it.
+            detail = ", ".join(f"{addr} ({code})" for addr, (code, _) in refused.items())
+            return f"delivered, but refused for {detail}"
+        return None

@@ -1,0 +1,86 @@
+"""When to poll a feed next, and how long to wait before retrying a delivery (pure)."""
+
+from __future__ import annotations
+
+import random
+import re
+from email.utils import parsedate_to_datetime
+
+
+def parse_retry_after(value: str | None, now: float) -> float | None:
+    """``Retry-After`` as seconds from now: delta-seconds or an HTTP-date; else None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return max(0.0, moment.timestamp() - now)
+
+
+def parse_max_age(cache_control: str | None, expires: str | None, now: float) -> float | None:
+    """Freshness lifetime from ``Cache-Control: max-age`` or, failing that, ``Expires``."""
+    if cache_control:
+        match = re.search(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", cache_control, re.IGNORECASE)
+        if match:
+            return float(match.group(1))
+    if expires:
+        return parse_retry_after(expires, now)
+    return None
+
+
+def next_poll_after_success(
+    interval: float,
+    *,
+    min_interval: float,
+    max_interval: float,
+    ttl: float | None = None,
+    max_age: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds until the next poll: the interval, raised to the feed's own hints, clamped,
+    plus up to 10 % jitter so that feeds configured alike do not all fire together."""
+    delay = max(interval, ttl or 0.0, max_age or 0.0)
+    delay = min(max(delay, min_interval), max_interval)
+    jitter: float = (rng or random).uniform(0, 0.1 * delay)
+    return min(delay + jitter, max_interval)
+
+
+def next_poll_after_failure(
+    interval: float,
+    failures: int,
+    *,
+    min_interval: float,
+    max_interval: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Exponential backoff from the interval (1x, 2x, 4x ...), never below a server's
+    Retry-After, capped at ``max_interval``: a failing feed is polled less, never dropped."""
+    exponent = min(max(failures - 1, 0), 20)
+    delay = interval * (2.0**exponent)
+    delay = max(delay, retry_after or 0.0, min_interval)
+    delay = min(delay, max_interval)
+    jitter: float = (rng or random).uniform(0, 0.1 * delay)
+    return min(delay + jitter, max_interval)
+
+
+def delivery_backoff(
+    attempts: int,
+    *,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Full-jitter exponential backoff for deliveries, floored by the receiver's Retry-After."""
+    ceiling = min(cap, base * (2 ** min(max(attempts - 1, 0), 30)))
+    delay: float = (rng or random).uniform(ceiling / 2, ceiling)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, cap))
+    return delay

@@ -1,0 +1,126 @@
+"""Turn pydantic validation errors into file:line problems, and parse durations/sizes."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from monitor.errors import Problem
+from monitor.yamlfile import KeyPath, Marks
+
+M = TypeVar("M", bound=BaseModel)
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+
+
+def parse_duration(value: Any) -> float:
+    """``30s``, ``10m``, ``6h``, ``1d``, ``1h30m`` or a number of seconds -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 10m, 6h or 1d")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError("expected a duration such as 30s, 10m, 6h or 1d")
+    text = value.strip().lower()
+    pos, total = 0, 0.0
+    for match in _DURATION_PART.finditer(text):
+        if text[pos : match.start()].strip():
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if pos == 0 or text[pos:].strip():
+        raise ValueError(f"{value!r} is not a duration (use e.g. 30s, 10m, 6h, 1d)")
+    return total
+
+
+def parse_size(value: Any) -> int:
+    """``10MiB``, ``512KB`` or a number of bytes -> bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size such as 10MiB")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        match = _SIZE.fullmatch(value.strip())
+        if match:
+            return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "b").lower()])
+    raise ValueError(f"{value!r} is not a size (use e.g. 10MiB or 500KB)")
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+class Strict(BaseModel):
+    """Base for file-backed models: unknown keys are errors, nothing is coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return f"number {value}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _message(err: Any) -> str:
+    kind = err["type"]
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "string_type":
+        hint = ""
+        if isinstance(value, bool):
+            hint = " (YAML reads yes/no/on/off as booleans: quote the text)"
+        elif isinstance(value, int | float):
+            hint = " (quote it to keep it as text)"
+        return f"expected a string, got {_describe(value)}{hint}"
+    if kind == "list_type":
+        return f"expected a list, got {_describe(value)} (write [a, b] or one item per line)"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false, got {_describe(value)}"
+    if kind in ("dict_type", "model_type"):
+        return f"expected a mapping, got {_describe(value)}"
+    if kind == "literal_error":
+        return str(err["msg"]).replace("Input should be", "expected")
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    return str(err["msg"])
+
+
+def validate(
+    model: type[M], data: Any, marks: Marks, prefix: KeyPath = ()
+) -> tuple[M | None, list[Problem]]:
+    """Validate ``data`` against ``model``; return the model or file:line problems."""
+    try:
+        return model.model_validate(data), []
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc: KeyPath = (*prefix, *err["loc"])
+            problems.append(marks.problem(loc, _message(err)))
+        return None, problems

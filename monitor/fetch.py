@@ -11,9 +11,10 @@ Redirects are followed by hand (at most ``max_redirects``) so each hop can be ch
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
-import os
 import socket
+import ssl
 import time
 import zlib
 from dataclasses import dataclass
@@ -83,17 +84,36 @@ async def _host_is_private(host: str) -> bool:
     return any(is_private_address(str(info[4][0])) for info in infos)
 
 
+def _root_causes(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
 def _describe_connect_error(exc: Exception, host: str) -> str:
+    """httpx says "All connection attempts failed"; the useful reason is further down."""
+    for cause in _root_causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve host {host!r} (DNS lookup failed)"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate of {host} not trusted: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error with {host}: {cause.reason or cause}"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection refused by {host}"
+        if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return f"network unreachable for {host}"
     text = str(exc) or type(exc).__name__
     low = text.lower()
-    if "name or service not known" in low or "name resolution" in low or "nodename" in low:
+    if "name or service not known" in low or "name resolution" in low:
         return f"cannot resolve host {host!r} (DNS lookup failed)"
-    if "certificate" in low or "ssl" in low or "tls" in low:
+    if "certificate" in low or "ssl" in low:
         return f"TLS error with {host}: {text}"
-    if "refused" in low:
-        return f"connection refused by {host}"
-    if "unreachable" in low:
-        return f"network unreachable for {host}"
     return f"cannot connect to {host}: {text}"
 
 
@@ -254,11 +274,3 @@ class Fetcher:
         except zlib.error as exc:
             raise FetchError(f"broken {encoding} body: {exc}") from None
         return bytes(out)
-
-
-def env_proxy_note() -> str | None:
-    """httpx honours HTTP(S)_PROXY from the environment; say so in logs when set."""
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
-        if os.environ.get(name):
-            return f"using proxy settings from ${name}"
-    return None

@@ -58,7 +58,8 @@ def gunzip_if_needed(body: bytes, cap: int) -> bytes:
 
 def _published(entry: Any) -> str | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        # dict.get: FeedParserDict.get would map updated->published with a warning.
+        value = dict.get(entry, key)
         if value:
             try:
                 return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(value)))

@@ -205,6 +205,14 @@ class _Compiler:
             clauses[key] = tuple(c for c in compiled if c is not None)
         if not data:
             self.problems.append(self.marks.problem(path, "an empty group matches nothing"))
+        elif depth >= 1 and "any" not in data and "all" not in data:
+            self.problems.append(
+                self.marks.problem(
+                    path,
+                    "a group needs any: or all: (none: alone matches everything not vetoed;"
+                    " put none: beside the any:/all: it restricts)",
+                )
+            )
         return Group(**clauses)
 
 

@@ -130,6 +130,9 @@ def load_yaml_text(text: str, name: str, marks: Marks | None = None) -> tuple[An
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
         message = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        ctx = exc.context_mark
+        if ctx is not None and mark is not None and ctx.line != mark.line:
+            message += f" (the construct began on line {ctx.line + 1}, column {ctx.column + 1})"
         raise ConfigError([Problem(name, line, col, "", f"YAML syntax: {message}")]) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(name, None, None, "", f"YAML: {exc}")]) from None

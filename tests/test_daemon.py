@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -54,9 +54,9 @@ class Daemon:
 
 
 @pytest.fixture
-def daemon_ws(  # noqa: PT022 - yields so the servers outlive the daemon
+def daemon_ws(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
-) -> Iterator[tuple[Workspace, FeedServer, WebhookReceiver]]:
+) -> tuple[Workspace, FeedServer, WebhookReceiver]:
     workspace.write_rule("end-of-war-declaration", END_OF_WAR_RULE)
     config = base_config(
         [{"name": "wire", "url": feed_server.url("/w.xml"), "interval": "1s"}], receiver.url()
@@ -65,7 +65,7 @@ def daemon_ws(  # noqa: PT022 - yields so the servers outlive the daemon
     config["delivery"].update({"tick": "1s"})
     workspace.write_config(config)
     feed_server.put("/w.xml", rss([plain_item(1)]))
-    yield workspace, feed_server, receiver
+    return workspace, feed_server, receiver
 
 
 def test_daemon_alerts_reloads_and_stops(

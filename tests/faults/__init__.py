@@ -1,0 +1,1 @@
+"""Reusable loopback fault servers for reliability tests (see faultsrv.py)."""

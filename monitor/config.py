@@ -167,6 +167,10 @@ def expand_env(data: Any, marks: Marks, path: KeyPath = ()) -> tuple[Any, list[P
     """Replace ``${VAR}`` in every string with the environment's value."""
     problems: list[Problem] = []
     if isinstance(data, str):
+        whole = _ENV.fullmatch(data.strip())
+        if whole and re.fullmatch(r"-?\d+", os.environ.get(whole.group(1), "")):
+            # `port: ${SMTP_PORT}` means a number: environment values are always text.
+            return int(os.environ[whole.group(1)]), problems
 
         def sub(m: re.Match[str]) -> str:
             value = os.environ.get(m.group(1))
@@ -194,6 +198,53 @@ def expand_env(data: Any, marks: Marks, path: KeyPath = ()) -> tuple[Any, list[P
     return data, problems
 
 
+def _notifiers(
+    raw: dict[str, Any], marks: Marks
+) -> tuple[dict[str, NotifierConfig], list[Problem]]:
+    problems: list[Problem] = []
+    out: dict[str, NotifierConfig] = {}
+    for name, spec in raw.items():
+        if not re.fullmatch(SLUG, name):
+            problems.append(
+                marks.problem(("notifiers", name), "name: use lower-case letters, digits, . _ -")
+            )
+        if not isinstance(spec, dict):
+            problems.append(marks.problem(("notifiers", name), "expected a mapping with kind:"))
+            continue
+        kind = spec.get("kind")
+        model = NOTIFIER_MODELS.get(kind) if isinstance(kind, str) else None
+        if model is None:
+            problems.append(
+                marks.problem(
+                    ("notifiers", name, "kind"),
+                    f"expected one of {', '.join(NOTIFIER_MODELS)}, got {kind!r}",
+                )
+            )
+            continue
+        notifier, errors = validate(model, spec, marks, ("notifiers", name))
+        problems += errors
+        if notifier is not None:
+            out[name] = notifier  # type: ignore[assignment]
+    return out, problems
+
+
+def _duplicate_feeds(feeds: Any, marks: Marks) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, feed in enumerate(feeds if isinstance(feeds, list) else []):
+        name = feed.get("name") if isinstance(feed, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            problems.append(
+                marks.problem(
+                    ("feeds", i, "name"), f"duplicate feed name {name!r} (also feeds[{seen[name]}])"
+                )
+            )
+        seen.setdefault(name, i)
+    return problems
+
+
 def load_config(path: Path) -> Config:
     """Read, expand and validate a config file; raise ``ConfigError`` with every problem."""
     path = path.resolve() if path.exists() else path
@@ -208,48 +259,24 @@ def load_config(path: Path) -> Config:
     data, problems = expand_env(data, marks)
     parsed, errors = validate(_File, data, marks)
     problems += errors
-    notifiers: dict[str, NotifierConfig] = {}
-    if parsed is not None:
-        for name, raw in parsed.notifiers.items():
-            if not re.fullmatch(SLUG, name):
-                problems.append(
-                    marks.problem(
-                        ("notifiers", name), "name must be lower-case letters, digits, . _ -"
-                    )
-                )
-            kind = raw.get("kind")
-            model = NOTIFIER_MODELS.get(kind) if isinstance(kind, str) else None
-            if model is None:
-                problems.append(
-                    marks.problem(
-                        ("notifiers", name, "kind"),
-                        f"expected one of {', '.join(NOTIFIER_MODELS)}, got {kind!r}",
-                    )
-                )
-                continue
-            notifier, errors = validate(model, raw, marks, ("notifiers", name))
-            problems += errors
-            if notifier is not None:
-                notifiers[name] = notifier  # type: ignore[assignment]
-        seen: dict[str, int] = {}
-        for i, feed in enumerate(parsed.feeds):
-            if feed.name in seen:
-                problems.append(
-                    marks.problem(
-                        ("feeds", i, "name"),
-                        f"duplicate feed name {feed.name!r} (also feeds[{seen[feed.name]}])",
-                    )
-                )
-            seen.setdefault(feed.name, i)
-        for i, name in enumerate(parsed.defaults.notify):
-            if name not in parsed.notifiers:
+    # The cross-checks read the raw data, so they run (and report) even when another
+    # part of the file failed validation: one `newsmon check` shows every problem.
+    raw_notifiers = data.get("notifiers")
+    notifiers, errors = _notifiers(raw_notifiers if isinstance(raw_notifiers, dict) else {}, marks)
+    problems += errors
+    problems += _duplicate_feeds(data.get("feeds"), marks)
+    defaults = data.get("defaults")
+    wanted = defaults.get("notify") if isinstance(defaults, dict) else None
+    if isinstance(wanted, list) and isinstance(raw_notifiers, dict | None):
+        for i, name in enumerate(wanted):
+            if isinstance(name, str) and name not in (raw_notifiers or {}):
                 problems.append(
                     marks.problem(("defaults", "notify", i), f"unknown notifier {name!r}")
                 )
-        if parsed.poll.min_interval > parsed.poll.max_interval:
-            problems.append(
-                marks.problem(("poll", "min_interval"), "must not be larger than max_interval")
-            )
+    if parsed is not None and parsed.poll.min_interval > parsed.poll.max_interval:
+        problems.append(
+            marks.problem(("poll", "min_interval"), "must not be larger than max_interval")
+        )
     if problems or parsed is None:
         raise ConfigError(problems)
     base = path.parent

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, TypeVar
 
@@ -31,8 +32,8 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 30s, 10m, 6h or 1d")
     if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("a duration cannot be negative")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{value!r} is not a duration (a finite number of seconds >= 0)")
         return float(value)
     if not isinstance(value, str):
         raise ValueError("expected a duration such as 30s, 10m, 6h or 1d")

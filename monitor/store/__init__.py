@@ -1,0 +1,18 @@
+"""The only package that speaks SQL (see ``db.py`` for the durability rules).
+
+``Store`` combines the per-concern parts: ``feeds.py`` (feed state, seen-state, the
+one-transaction record of a poll) and ``outbox.py`` (delivery leases and outcomes).
+"""
+
+from __future__ import annotations
+
+from monitor.store.feeds import FeedStore
+from monitor.store.outbox import OutboxStore
+from monitor.store.rows import FeedState, PollOutcome, Route
+
+
+class Store(FeedStore, OutboxStore):
+    """An open newsmon database: every query newsmon makes is a method here."""
+
+
+__all__ = ["FeedState", "PollOutcome", "Route", "Store"]

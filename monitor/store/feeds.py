@@ -1,0 +1,234 @@
+"""Feeds, seen-state and the one-transaction record of a successful poll."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from monitor.identity import item_keys, stable_id, story_link, title_key
+from monitor.models import Alert, Item
+from monitor.store.db import Database
+from monitor.store.rows import FeedState, PollOutcome, Route
+
+_IN_BATCH = 500  # host parameters per IN (...) query
+
+
+class FeedStore(Database):
+    # -- feeds ------------------------------------------------------------------------
+
+    def sync_feeds(self, feeds: Sequence[tuple[str, str]], now: float) -> None:
+        """Make the feeds table match the config (name, source). New feeds are due now;
+        a changed URL forgets the old validators. Removed feeds keep their seen-state."""
+        with self.write() as conn:
+            for name, url in feeds:
+                row = conn.execute("SELECT url FROM feeds WHERE name = ?", (name,)).fetchone()
+                if row is None:
+                    conn.execute(
+                        "INSERT INTO feeds (name, url, next_check_at) VALUES (?, ?, ?)",
+                        (name, url, now),
+                    )
+                elif row[0] != url:
+                    conn.execute(
+                        "UPDATE feeds SET url = ?, etag = NULL, last_modified = NULL,"
+                        " next_check_at = ?, hold_until = NULL WHERE name = ?",
+                        (url, now, name),
+                    )
+
+    def feed_states(self, names: Sequence[str] | None = None) -> list[FeedState]:
+        rows = self.conn.execute(
+            "SELECT name, url, next_check_at, hold_until, etag, last_modified, baseline_done,"
+            " last_poll_at, last_success_at, last_status, last_error, error_count, items_total"
+            " FROM feeds ORDER BY name"
+        ).fetchall()
+        states = [FeedState(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), *r[7:]) for r in rows]
+        if names is None:
+            return states
+        wanted = set(names)
+        return [s for s in states if s.name in wanted]
+
+    def claim_due_feeds(
+        self,
+        names: Sequence[str],
+        now: float,
+        lease: float,
+        limit: int,
+        *,
+        force: bool = False,
+        all_now: bool = False,
+    ) -> list[FeedState]:
+        """Take a lease on due feeds by moving ``next_check_at`` forward first, so that a
+        crash mid-poll retries after the lease instead of never or twice at once.
+
+        ``all_now`` (``newsmon once``) claims every listed feed except those held by a
+        Retry-After or an error backoff; ``force`` ignores those holds too."""
+        if not names:
+            return []
+        marks = ",".join("?" * len(names))
+        if all_now:
+            condition = "1" if force else "(hold_until IS NULL OR hold_until <= ?)"
+        else:
+            condition = "next_check_at <= ?"
+        params: list[Any] = list(names)
+        if condition != "1":
+            params.append(now)
+        with self.write() as conn:
+            picked = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT name FROM feeds WHERE name IN ({marks}) AND {condition}"
+                    " ORDER BY next_check_at LIMIT ?",
+                    (*params, limit),
+                )
+            ]
+            conn.executemany(
+                "UPDATE feeds SET next_check_at = ? WHERE name = ?",
+                [(now + lease, name) for name in picked],
+            )
+        return self.feed_states(picked)
+
+    def record_failure(self, name: str, now: float, error: str, next_check_at: float) -> int:
+        """Count a failed poll; seen-state is never touched. Returns the failure count."""
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE feeds SET last_poll_at = ?, last_status = 'error', last_error = ?,"
+                " error_count = error_count + 1, next_check_at = ?, hold_until = ?"
+                " WHERE name = ?",
+                (now, error, next_check_at, next_check_at, name),
+            )
+            row = conn.execute("SELECT error_count FROM feeds WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def record_not_modified(
+        self, name: str, now: float, next_check_at: float, last_modified: str | None
+    ) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "UPDATE feeds SET last_poll_at = ?, last_success_at = ?,"
+                " last_status = 'not_modified', last_error = NULL, error_count = 0,"
+                " next_check_at = ?, hold_until = NULL,"
+                " last_modified = COALESCE(?, last_modified) WHERE name = ?",
+                (now, now, next_check_at, last_modified, name),
+            )
+
+    # -- a successful poll --------------------------------------------------------------
+
+    def _existing_keys(self, feed: str, keys: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(keys), _IN_BATCH):
+            chunk = keys[start : start + _IN_BATCH]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT key FROM item_keys WHERE feed = ? AND key IN ({marks})",
+                    (feed, *chunk),
+                )
+            )
+        return found
+
+    def _already_alerted(
+        self, rule_id: str, link: str | None, tkey: str | None, since: float
+    ) -> bool:
+        if (
+            link is not None
+            and self.conn.execute(
+                "SELECT 1 FROM alerts WHERE rule_id = ? AND story_link = ? LIMIT 1", (rule_id, link)
+            ).fetchone()
+        ):
+            return True
+        return tkey is not None and bool(
+            self.conn.execute(
+                "SELECT 1 FROM alerts WHERE rule_id = ? AND title_key = ? AND created_at >= ?"
+                " LIMIT 1",
+                (rule_id, tkey, since),
+            ).fetchone()
+        )
+
+    def record_poll(
+        self,
+        feed: str,
+        items: Sequence[Item],
+        route: Callable[[Item], list[Route]],
+        *,
+        now: float,
+        alert: bool,
+        title_window: float,
+        next_check_at: float,
+        etag: str | None,
+        last_modified: str | None,
+        before_commit: Callable[[], None] | None = None,
+    ) -> PollOutcome:
+        """In ONE transaction: new item keys, items, alerts and one outbox row per
+        (alert, notifier), and the feed's state. ``alert=False`` is the baseline poll."""
+        with self.write() as conn:
+            keyed = [(item, item_keys(item)) for item in items]
+            existing = self._existing_keys(feed, [k for _, keys in keyed for k in keys])
+            new_items: list[tuple[str, Item]] = []
+            key_rows: list[tuple[str, str, str]] = []
+            for item, keys in keyed:
+                if not keys:
+                    continue
+                item_id = stable_id(feed, keys[0])
+                if existing.isdisjoint(keys):
+                    new_items.append((item_id, item))
+                # Learn every key (a seen item's new link or hash), and stop the same
+                # story appearing twice within this one document.
+                existing.update(keys)
+                key_rows.extend((feed, k, item_id) for k in keys)
+            conn.executemany(
+                "INSERT OR IGNORE INTO item_keys (feed, key, item_id) VALUES (?, ?, ?)", key_rows
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO items (id, feed, title, link, published, first_seen)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(i, feed, it.title, it.link, it.published, now) for i, it in new_items],
+            )
+            alerts: list[Alert] = []
+            deliveries = 0
+            if alert:
+                since = now - title_window
+                for item_id, item in new_items:
+                    link, tkey = story_link(item.link), title_key(item.title)
+                    for r in route(item):
+                        if self._already_alerted(r.rule_id, link, tkey, since):
+                            continue
+                        record = Alert(
+                            id=stable_id(feed, item_id, r.rule_id),
+                            rule_id=r.rule_id,
+                            rule_title=r.rule_title,
+                            feed=feed,
+                            item=item,
+                            matched=r.matched,
+                            created_at=now,
+                        )
+                        conn.execute(
+                            "INSERT OR IGNORE INTO alerts (id, rule_id, rule_title, feed, item_id,"
+                            " story_link, title_key, title, link, summary, content, guid,"
+                            " published, matched, created_at)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                record.id, r.rule_id, r.rule_title, feed, item_id, link, tkey,
+                                item.title, item.link, item.summary, item.content, item.guid,
+                                item.published, json.dumps(list(r.matched)), now,
+                            ),
+                        )  # fmt: skip
+                        conn.executemany(
+                            "INSERT OR IGNORE INTO outbox (id, alert_id, notifier, status,"
+                            " attempts, next_attempt_at, created_at, updated_at)"
+                            " VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)",
+                            [(stable_id(record.id, n), record.id, n, now, now, now)
+                             for n in r.notifiers],
+                        )  # fmt: skip
+                        deliveries += len(r.notifiers)
+                        alerts.append(record)
+            conn.execute(
+                "UPDATE feeds SET last_poll_at = ?, last_success_at = ?, last_status = 'ok',"
+                " last_error = NULL, error_count = 0, baseline_done = 1, next_check_at = ?,"
+                " hold_until = NULL, etag = ?, last_modified = ?,"
+                " items_total = items_total + ? WHERE name = ?",
+                (now, now, next_check_at, etag, last_modified, len(new_items), feed),
+            )
+            if before_commit is not None:
+                before_commit()
+        return PollOutcome(len(new_items), alerts, deliveries)

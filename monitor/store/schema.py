@@ -1,0 +1,101 @@
+"""Schema and migrations. Index i of ``MIGRATIONS`` moves ``user_version`` i -> i+1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import sqlite_utils
+
+
+def _create_schema(db: sqlite_utils.Database) -> None:
+    db.table("feeds").create(
+        {
+            "name": str,
+            "url": str,
+            "next_check_at": float,
+            "hold_until": float,
+            "etag": str,
+            "last_modified": str,
+            "baseline_done": int,
+            "last_poll_at": float,
+            "last_success_at": float,
+            "last_status": str,
+            "last_error": str,
+            "error_count": int,
+            "items_total": int,
+        },
+        pk="name",
+        not_null={"url", "next_check_at", "baseline_done", "error_count", "items_total"},
+        defaults={"next_check_at": 0, "baseline_done": 0, "error_count": 0, "items_total": 0},
+        if_not_exists=True,
+    )
+    # Seen-state: one row per identity key. WITHOUT ROWID keeps the key lookup one B-tree
+    # probe (sqlite-utils cannot declare that, hence raw DDL).
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS item_keys ("
+        " feed TEXT NOT NULL, key TEXT NOT NULL, item_id TEXT NOT NULL,"
+        " PRIMARY KEY (feed, key)) WITHOUT ROWID"
+    )
+    db.table("items").create(
+        {
+            "id": str,
+            "feed": str,
+            "title": str,
+            "link": str,
+            "published": str,
+            "first_seen": float,
+        },
+        pk="id",
+        not_null={"feed", "first_seen"},
+        if_not_exists=True,
+    )
+    db.table("alerts").create(
+        {
+            "id": str,
+            "rule_id": str,
+            "rule_title": str,
+            "feed": str,
+            "item_id": str,
+            "story_link": str,
+            "title_key": str,
+            "title": str,
+            "link": str,
+            "summary": str,
+            "content": str,
+            "guid": str,
+            "published": str,
+            "matched": str,
+            "created_at": float,
+        },
+        pk="id",
+        not_null={"rule_id", "feed", "item_id", "created_at"},
+        if_not_exists=True,
+    )
+    db.table("outbox").create(
+        {
+            "id": str,
+            "alert_id": str,
+            "notifier": str,
+            "status": str,
+            "attempts": int,
+            "next_attempt_at": float,
+            "lease_until": float,
+            "last_error": str,
+            "created_at": float,
+            "updated_at": float,
+            "sent_at": float,
+        },
+        pk="id",
+        not_null={"alert_id", "notifier", "status", "attempts", "next_attempt_at"},
+        defaults={"status": "pending", "attempts": 0},
+        if_not_exists=True,
+    )
+    db.table("alerts").create_index(["rule_id", "story_link"], if_not_exists=True)
+    db.table("alerts").create_index(["rule_id", "title_key", "created_at"], if_not_exists=True)
+    db.table("alerts").create_index(["created_at"], if_not_exists=True)
+    db.table("outbox").create_index(["status", "next_attempt_at"], if_not_exists=True)
+    db.table("outbox").create_index(["alert_id"], if_not_exists=True)
+
+
+# Index i migrates user_version i -> i+1. Append, never edit a released step.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_schema]

@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 
 import click
 
-from monitor import __version__
+from monitor import __version__, admin
 from monitor import log as logsetup
+from monitor.config import Config, load_config
 from monitor.daemon import Daemon
-from monitor.errors import ConfigError, NewsmonError, StateError
+from monitor.errors import ConfigError, DeliveryError, NewsmonError, StateError
 from monitor.match import Automaton
 from monitor.rules import RuleSet, check_examples, explain, load_rule
 from monitor.runtime import Runtime, load_all
@@ -191,6 +192,63 @@ def test_rule(ctx: click.Context, /, rule_file: Path, text: str, **given: Any) -
     for problem in check_examples(ruleset, rule):
         click.echo(f"warning: {problem}", err=True)
     sys.exit(0 if ok else 1)
+
+
+def _config_only(ctx: click.Context, given: dict[str, Any]) -> Config:
+    settings = _settings(ctx, **given)
+    try:
+        return load_config(settings["config_path"])
+    except ConfigError as exc:
+        _fail_config(exc)
+        raise AssertionError("unreachable") from exc
+
+
+@cli.command()
+@common
+@click.option("--limit", default=20, show_default=True, help="How many recent alerts to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--retry", "retry_id", metavar="ID", help="Send the unsent rows of this alert "
+              "(or delivery) id again now.")  # fmt: skip
+@click.option("--retry-dead", is_flag=True, help="Send every dead delivery again now.")
+@click.pass_context
+def alerts(
+    ctx: click.Context, /, limit: int, as_json: bool, retry_id: str | None, retry_dead: bool,
+    **given: Any,
+) -> None:  # fmt: skip
+    """List recent alerts with each notifier's delivery status and last error."""
+    config = _config_only(ctx, given)
+    if retry_id or retry_dead:
+        count = admin.retry(config, retry_id)
+        click.echo(f"{count} deliveries queued again; the next delivery tick sends them")
+        sys.exit(0 if count else 1)
+    admin.show_alerts(config, limit, as_json)
+
+
+@cli.command()
+@common
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def feeds(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
+    """One row per configured feed: status, last poll, next check, items, errors."""
+    admin.show_feeds(_config_only(ctx, given), as_json)
+
+
+@cli.command("send-test")
+@common
+@click.argument("notifier")
+@click.pass_context
+def send_test(ctx: click.Context, /, notifier: str, **given: Any) -> None:
+    """Send a clearly marked test alert through NOTIFIER to check its settings."""
+    config = _config_only(ctx, given)
+    if notifier not in config.notifiers:
+        known = ", ".join(config.notifiers) or "none configured"
+        raise click.UsageError(f"unknown notifier {notifier!r} (known: {known})")
+    try:
+        note = admin.send_test(config, notifier)
+    except DeliveryError as exc:
+        click.echo(f"newsmon: test alert to {notifier} failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"test alert sent to {notifier}" + (f" ({note})" if note else ""))
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator
 
 from monitor import __version__
 from monitor.errors import ConfigError, Problem
-from monitor.validation import Duration, Size, Strict, validate
+from monitor.validation import Digest, Duration, Size, Strict, validate
 from monitor.yamlfile import KeyPath, Marks, load_yaml
 
 SLUG = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -46,6 +46,7 @@ class FeedConfig(Strict):
 class ConsoleNotifier(Strict):
     kind: Literal["console"]
     stream: Literal["stdout", "stderr"] = "stdout"
+    digest: Digest = 0.0
 
 
 class WebhookNotifier(Strict):
@@ -53,12 +54,14 @@ class WebhookNotifier(Strict):
     url: str = Field(pattern=r"^https?://")
     secret: str | None = None
     timeout: Duration = 15.0
+    digest: Digest = 0.0
 
 
 class SlackNotifier(Strict):
     kind: Literal["slack"]
     webhook_url: str = Field(pattern=r"^https?://")
     timeout: Duration = 15.0
+    digest: Digest = 0.0
 
 
 class EmailNotifier(Strict):
@@ -71,6 +74,7 @@ class EmailNotifier(Strict):
     sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     to: list[str] = Field(min_length=1)
     timeout: Duration = 30.0
+    digest: Digest = 0.0
 
     @field_validator("to")
     @classmethod
@@ -92,6 +96,7 @@ NOTIFIER_MODELS: dict[str, type[Strict]] = {
 
 class Defaults(Strict):
     notify: list[str] = []
+    ops_notify: list[str] = []
 
 
 class PollConfig(Strict):
@@ -266,13 +271,14 @@ def load_config(path: Path) -> Config:
     problems += errors
     problems += _duplicate_feeds(data.get("feeds"), marks)
     defaults = data.get("defaults")
-    wanted = defaults.get("notify") if isinstance(defaults, dict) else None
-    if isinstance(wanted, list) and isinstance(raw_notifiers, dict | None):
-        for i, name in enumerate(wanted):
-            if isinstance(name, str) and name not in (raw_notifiers or {}):
-                problems.append(
-                    marks.problem(("defaults", "notify", i), f"unknown notifier {name!r}")
-                )
+    for key in ("notify", "ops_notify"):
+        wanted = defaults.get(key) if isinstance(defaults, dict) else None
+        if isinstance(wanted, list) and isinstance(raw_notifiers, dict | None):
+            for i, name in enumerate(wanted):
+                if isinstance(name, str) and name not in (raw_notifiers or {}):
+                    problems.append(
+                        marks.problem(("defaults", key, i), f"unknown notifier {name!r}")
+                    )
     if parsed is not None and parsed.poll.min_interval > parsed.poll.max_interval:
         problems.append(
             marks.problem(("poll", "min_interval"), "must not be larger than max_interval")

@@ -1,20 +1,27 @@
 """Send due outbox rows: claim (lease) -> notifier -> sent / retry later / dead.
 
 Rows of different notifiers are sent concurrently, rows of one notifier in order, so a
-slow or failing Slack never delays the email of the same alert. The database is never
-held across a send: claim and mark are separate short transactions.
+slow or failing Slack never delays the email of the same alert. When a notifier fails,
+the rest of its rows wait for the next tick instead of hammering a sick receiver. Rows
+in a digest window are sent together, at most ``max_batch`` per message. The database is
+never held across a send: claim and mark are separate short transactions.
+
+A row that gives up (permanent error, ``delivery.max_attempts`` or ``delivery.max_age``)
+becomes ``dead`` and one operator notice per notifier and hour goes to
+``defaults.ops_notify``; failures of the notices themselves are only logged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from monitor.config import DeliveryConfig
+from monitor.config import Config, NotifierConfig
 from monitor.errors import PermanentDelivery, TransientDelivery
 from monitor.faults import crash_point
 from monitor.models import Delivery
@@ -26,7 +33,7 @@ from monitor.text import clean
 log = logging.getLogger("newsmon.deliver")
 
 LEASE = 300.0  # a crashed send is retried after this long
-BATCH = 200
+BATCH = 500
 
 
 @dataclass
@@ -41,70 +48,159 @@ class DeliveryReport:
         return bool(self.retry or self.dead)
 
 
-async def _send_one(
-    store: Store, notifier: Notifier, row: Delivery, policy: DeliveryConfig, report: DeliveryReport
-) -> None:
-    label = f"alert {row.alert.id} rule={row.alert.rule_id} notifier={row.notifier}"
-    try:
-        note = await notifier.send(row)
-    except TransientDelivery as exc:
+def config_hash(config: NotifierConfig) -> str:
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
+def active_notifiers(store: Store, config: Config) -> list[str]:
+    """Configured notifiers minus those a receiver disabled (same config since)."""
+    disabled = store.disabled_notifiers()
+    out = []
+    for name, spec in config.notifiers.items():
+        state = disabled.get(name)
+        if state is None:
+            out.append(name)
+        elif state[1] != config_hash(spec):
+            store.enable_notifier(name)
+            log.info("notifier %s: configuration changed, enabled again", name)
+            out.append(name)
+    return out
+
+
+def _units(rows: list[Delivery], max_batch: int) -> list[list[Delivery]]:
+    """Instant rows one by one; digest rows grouped by window, chunked to max_batch."""
+    units: list[list[Delivery]] = []
+    digests: dict[float, list[Delivery]] = defaultdict(list)
+    for row in rows:
+        if row.digest > 0:
+            digests[row.digest].append(row)
+        else:
+            units.append([row])
+    for group in digests.values():
+        units += [group[i : i + max_batch] for i in range(0, len(group), max(1, max_batch))]
+    return units
+
+
+class _Run:
+    def __init__(self, store: Store, config: Config, report: DeliveryReport) -> None:
+        self.store = store
+        self.config = config
+        self.policy = config.delivery
+        self.report = report
+
+    def _label(self, unit: list[Delivery]) -> str:
+        first = unit[0]
+        if len(unit) > 1:
+            return f"digest of {len(unit)} alerts notifier={first.notifier}"
+        return f"alert {first.alert.id} rule={first.alert.rule_id} notifier={first.notifier}"
+
+    def _dead(self, row: Delivery, error: str) -> None:
         now = time.time()
-        attempts = row.attempts + 1
-        too_old = now - row.alert.created_at > policy.max_age
-        if attempts >= policy.max_attempts or too_old:
-            why = "max age" if too_old else f"{attempts} attempts"
-            store.mark_dead(row.id, now, f"{exc} (gave up after {why})")
-            report.dead += 1
-            report.errors.append(f"notifier {row.notifier}: {exc}; gave up after {why}")
-            log.error("%s: delivery failed, gave up after %s: %s", label, why, exc)
+        self.store.mark_dead(row.id, now, error)
+        self.report.dead += 1
+        if row.alert.kind == "notice":
+            return  # never a notice about a notice
+        targets = [n for n in self.config.defaults.ops_notify if n != row.notifier]
+        hour = int(now // 3600)
+        if targets and self.store.add_notice(
+            f"dead:{row.notifier}:{hour}",
+            f"newsmon: delivery to {row.notifier} failed for good",
+            f"Alert {clean(row.alert.item.title, 200)!r} (rule {row.alert.rule_id}) could not be "
+            f"delivered to {row.notifier}: {error}. See `newsmon alerts`; "
+            "`newsmon alerts --retry-dead` sends dead rows again.",
+            targets,
+            now,
+        ):
+            log.info("operator notice queued for %s", ", ".join(targets))
+
+    def transient(self, unit: list[Delivery], exc: TransientDelivery) -> None:
+        now = time.time()
+        label = self._label(unit)
+        for row in unit:
+            attempts = row.attempts + 1
+            too_old = now - row.alert.created_at > self.policy.max_age
+            if attempts >= self.policy.max_attempts or too_old:
+                why = "max age" if too_old else f"{attempts} attempts"
+                self._dead(row, f"{exc} (gave up after {why})")
+                self.report.errors.append(f"notifier {row.notifier}: {exc}; gave up after {why}")
+                log.error("%s: delivery failed, gave up after %s: %s", label, why, exc)
+                continue
+            delay = delivery_backoff(
+                attempts,
+                base=self.policy.backoff_base,
+                cap=self.policy.backoff_cap,
+                retry_after=exc.retry_after,
+            )
+            self.store.mark_retry(row.id, now, str(exc), now + delay)
+            self.report.retry += 1
+            self.report.errors.append(f"notifier {row.notifier}: {exc}; retry in {delay:.0f}s")
+            log.warning(
+                "%s: delivery failed (attempt %d), retry in %.0fs: %s", label, attempts, delay, exc
+            )
+
+    def permanent(self, unit: list[Delivery], exc: PermanentDelivery) -> None:
+        for row in unit:
+            self._dead(row, str(exc))
+            self.report.errors.append(f"notifier {row.notifier}: {exc}")
+        log.error("%s: delivery failed permanently: %s", self._label(unit), exc)
+        name = unit[0].notifier
+        if exc.disable and name in self.config.notifiers:
+            self.store.disable_notifier(
+                name, str(exc), config_hash(self.config.notifiers[name]), time.time()
+            )
+            log.error(
+                "notifier %s disabled: the receiver says it is gone; its alerts wait in the "
+                "outbox until its configuration changes",
+                name,
+            )
+
+    def sent(self, unit: list[Delivery], note: str | None) -> None:
+        now = time.time()
+        for row in unit:
+            self.store.mark_sent(row.id, now, clean(note) if note else None)
+            self.report.sent += 1
+        label = self._label(unit)
+        if note:
+            log.warning("%s: %s", label, clean(note))
+        log.info("%s: delivered %s", label, repr(clean(unit[0].alert.item.title, 120)))
+
+    async def lane(self, notifier: Notifier, rows: list[Delivery]) -> None:
+        units = _units(rows, notifier.max_batch)
+        for i, unit in enumerate(units):
+            try:
+                if len(unit) == 1 and unit[0].digest <= 0:
+                    note = await notifier.send(unit[0])
+                else:
+                    note = await notifier.send_digest(unit)
+            except asyncio.CancelledError:
+                self.store.release([r.id for u in units[i:] for r in u])
+                raise
+            except TransientDelivery as exc:
+                self.transient(unit, exc)
+            except PermanentDelivery as exc:
+                self.permanent(unit, exc)
+            except Exception as exc:  # a bug in a notifier must not stop the others
+                log.exception("%s: internal error in notifier", self._label(unit))
+                self.transient(unit, TransientDelivery(f"internal error: {exc!r}"))
+            else:
+                crash_point("after_send")
+                self.sent(unit, note)
+                continue
+            # This receiver is unwell: leave its other rows for the next tick.
+            self.store.release([r.id for u in units[i + 1 :] for r in u])
             return
-        delay = delivery_backoff(
-            attempts, base=policy.backoff_base, cap=policy.backoff_cap, retry_after=exc.retry_after
-        )
-        store.mark_retry(row.id, now, str(exc), now + delay)
-        report.retry += 1
-        report.errors.append(f"notifier {row.notifier}: {exc}; retry in {delay:.0f}s")
-        log.warning(
-            "%s: delivery failed (attempt %d), retry in %.0fs: %s", label, attempts, delay, exc
-        )
-        return
-    except PermanentDelivery as exc:
-        store.mark_dead(row.id, time.time(), str(exc))
-        report.dead += 1
-        report.errors.append(f"notifier {row.notifier}: {exc}")
-        log.error("%s: delivery failed permanently: %s", label, exc)
-        return
-    except Exception as exc:  # a bug in a notifier must not stop the others
-        store.mark_retry(row.id, time.time(), f"internal error: {exc!r}", time.time() + LEASE)
-        report.retry += 1
-        report.errors.append(f"notifier {row.notifier}: internal error {exc!r}")
-        log.exception("%s: internal error in notifier", label)
-        return
-    crash_point("after_send")
-    store.mark_sent(row.id, time.time())
-    report.sent += 1
-    if note:
-        log.warning("%s: %s", label, clean(note))
-    log.info("%s: delivered %s", label, repr(clean(row.alert.item.title, 120)))
 
 
 async def deliver_due(
-    store: Store, notifiers: Mapping[str, Notifier], policy: DeliveryConfig
+    store: Store, notifiers: Mapping[str, Notifier], config: Config
 ) -> DeliveryReport:
     """Deliver every due row once; return what happened."""
     report = DeliveryReport()
-    rows = store.claim_deliveries(list(notifiers), time.time(), LEASE, BATCH)
+    names = [n for n in active_notifiers(store, config) if n in notifiers]
+    rows = store.claim_deliveries(names, time.time(), LEASE, BATCH)
     by_notifier: dict[str, list[Delivery]] = defaultdict(list)
     for row in rows:
         by_notifier[row.notifier].append(row)
-
-    async def lane(name: str, lane_rows: list[Delivery]) -> None:
-        for i, row in enumerate(lane_rows):
-            try:
-                await _send_one(store, notifiers[name], row, policy, report)
-            except asyncio.CancelledError:
-                store.release([r.id for r in lane_rows[i:]])
-                raise
-
-    await asyncio.gather(*(lane(name, lane_rows) for name, lane_rows in by_notifier.items()))
+    run = _Run(store, config, report)
+    await asyncio.gather(*(run.lane(notifiers[n], lane) for n, lane in by_notifier.items()))
     return report

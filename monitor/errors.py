@@ -21,7 +21,8 @@ that is safe to print on one line (no tracebacks reach users for these)::
     └── DeliveryError        one notifier could not deliver one alert
         ├── TransientDelivery  retry later (timeouts, 429, 5xx, SMTP 4xx); may carry
         │                      a Retry-After delay
-        └── PermanentDelivery  do not retry (4xx, Slack invalid_payload, SMTP 5xx)
+        └── PermanentDelivery  do not retry (4xx, Slack invalid_payload, SMTP 5xx); with
+                               disable=True the notifier is switched off (410)
 """
 
 from __future__ import annotations
@@ -122,4 +123,9 @@ class TransientDelivery(DeliveryError):
 
 
 class PermanentDelivery(DeliveryError):
-    pass
+    """``disable``: the receiver is gone for good (HTTP 410, an archived Slack channel);
+    stop using the notifier until its configuration changes."""
+
+    def __init__(self, message: str, *, disable: bool = False) -> None:
+        super().__init__(message)
+        self.disable = disable

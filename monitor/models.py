@@ -56,6 +56,7 @@ class Alert:
     item: Item
     matched: tuple[str, ...]
     created_at: float
+    kind: str = "alert"  # "alert", or "notice" for operator notices from newsmon itself
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,4 @@ class Delivery:
     alert: Alert
     notifier: str
     attempts: int
+    digest: float = 0.0  # digest window in seconds; 0 = send at once

@@ -79,7 +79,13 @@ async def poll_feed(
 
     def route(item: Item) -> list[Route]:
         return [
-            Route(m.rule.id, m.rule.title, m.matched, m.rule.notifiers(config))
+            Route(
+                m.rule.id,
+                m.rule.title,
+                m.matched,
+                m.rule.notifiers(config),
+                m.rule.digests(config),
+            )
             for m in rules.match(item.fields(), feed.name, feed.tags)
         ]
 

@@ -19,7 +19,7 @@ from pydantic import Field
 from monitor.config import SLUG, Config
 from monitor.errors import ConfigError, Problem
 from monitor.match import Automaton, normalize, union
-from monitor.validation import Strict, validate
+from monitor.validation import Digest, Strict, validate
 from monitor.yamlfile import KeyPath, Marks, load_yaml
 
 MAX_DEPTH = 8
@@ -113,6 +113,7 @@ class _RuleFile(Strict):
     )
     feeds: list[str] = []
     notify: list[str] | None = None
+    digest: Digest | None = None
     examples: _Examples = _Examples()
 
 
@@ -129,6 +130,7 @@ class Rule:
     examples_no_match: tuple[str, ...]
     enabled: bool
     marks: Marks = field(repr=False, compare=False)
+    digest: float | None = None
 
     def applies_to(self, feed_name: str, feed_tags: Iterable[str]) -> bool:
         if not self.feeds:
@@ -144,6 +146,18 @@ class Rule:
 
     def notifiers(self, config: Config) -> tuple[str, ...]:
         return self.notify if self.notify is not None else tuple(config.defaults.notify)
+
+    def digests(self, config: Config) -> tuple[float, ...]:
+        """Per routed notifier, the digest window: the rule's own, else the notifier's."""
+        return tuple(
+            self.digest if self.digest is not None else _digest_of(config, name)
+            for name in self.notifiers(config)
+        )
+
+
+def _digest_of(config: Config, name: str) -> float:
+    notifier = config.notifiers.get(name)
+    return float(getattr(notifier, "digest", 0.0)) if notifier is not None else 0.0
 
 
 class _Compiler:
@@ -266,6 +280,7 @@ def load_rule(path: Path, automaton: Automaton, display: str | None = None) -> R
         examples_no_match=tuple(parsed.examples.no_match),
         enabled=parsed.enabled,
         marks=marks,
+        digest=parsed.digest,
     )
 
 

@@ -114,7 +114,7 @@ class Runtime:
         return list(await asyncio.gather(*(one(s.name) for s in claimed)))
 
     async def deliver(self) -> DeliveryReport:
-        return await deliver_due(self.store, self.notifiers, self.config.delivery)
+        return await deliver_due(self.store, self.notifiers, self.config)
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()

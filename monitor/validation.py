@@ -62,7 +62,27 @@ def parse_size(value: Any) -> int:
     raise ValueError(f"{value!r} is not a size (use e.g. 10MiB or 500KB)")
 
 
+def parse_digest(value: Any) -> float:
+    """``instant`` (0), ``hourly``, ``daily`` or a duration -> window length in seconds."""
+    if value in ("instant", None):
+        return 0.0
+    if value == "hourly":
+        return 3600.0
+    if value == "daily":
+        return 86400.0
+    try:
+        seconds = parse_duration(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a digest (use instant, hourly, daily or a duration like 30m)"
+        ) from None
+    if 0 < seconds < 60:
+        raise ValueError("a digest window shorter than 1m is not a digest")
+    return seconds
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Digest = Annotated[float, BeforeValidator(parse_digest)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
 

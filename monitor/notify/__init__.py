@@ -24,9 +24,14 @@ from monitor.notify.webhook import WebhookSender
 
 class Notifier(Protocol):
     name: str
+    max_batch: int  # most alerts one digest message may carry
 
     async def send(self, delivery: Delivery) -> str | None:
         """Deliver; return an optional note (e.g. recipients refused) or raise."""
+        ...
+
+    async def send_digest(self, deliveries: list[Delivery]) -> str | None:
+        """Deliver several alerts as one message (same outcome rules as ``send``)."""
         ...
 
 

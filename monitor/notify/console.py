@@ -15,8 +15,9 @@ from monitor.text import clean, safe_url
 def render(delivery: Delivery) -> str:
     alert = delivery.alert
     item = alert.item
+    label = "NOTICE" if alert.kind == "notice" else "ALERT"
     lines = [
-        f"=== ALERT [{clean(alert.rule_id)}] {clean(alert.rule_title)}",
+        f"=== {label} [{clean(alert.rule_id)}] {clean(alert.rule_title)}",
         f"    {clean(item.title) or '(no title)'}",
         f"    feed: {alert.feed}   published: {item.published or 'unknown'}",
     ]
@@ -39,8 +40,15 @@ class ConsoleSender:
         assert isinstance(config, ConsoleNotifier)
         return cls(name, config)
 
+    max_batch = 1000
+
     async def send(self, delivery: Delivery) -> str | None:
+        return await self.send_digest([delivery])
+
+    async def send_digest(self, deliveries: list[Delivery]) -> str | None:
         stream = sys.stdout if self.config.stream == "stdout" else sys.stderr
-        stream.write(render(delivery))
+        if len(deliveries) > 1:
+            stream.write(f"=== DIGEST: {len(deliveries)} alerts\n")
+        stream.write("".join(render(d) for d in deliveries))
         stream.flush()
         return None

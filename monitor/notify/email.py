@@ -19,45 +19,64 @@ import httpx
 
 from monitor.config import EmailNotifier, NotifierConfig
 from monitor.errors import PermanentDelivery, TransientDelivery
-from monitor.models import Delivery
+from monitor.models import Alert, Delivery
+from monitor.notify.payload import digest_id
 from monitor.text import clean, safe_url
 
 SUBJECT_LIMIT = 200
 
 
-def build_message(config: EmailNotifier, delivery: Delivery) -> EmailMessage:
-    alert = delivery.alert
+def _section(alert: Alert) -> tuple[str, str]:
+    """One alert as plain text and as HTML built only from escaped text."""
     item = alert.item
     title = clean(item.title) or "(no title)"
-    msg = EmailMessage()
-    msg["Subject"] = clean(f"[newsmon] {alert.rule_title}: {title}", SUBJECT_LIMIT)
-    msg["From"] = config.sender
-    msg["To"] = ", ".join(config.to)
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = f"<{delivery.id}@newsmon>"
     link = safe_url(item.link)
+    matched = ", ".join(clean(m) for m in alert.matched)
     lines = [
         title,
-        "",
         f"Rule: {clean(alert.rule_title)} ({alert.rule_id})",
         f"Feed: {alert.feed}",
         f"Published: {item.published or 'unknown'}",
-        f"Matched: {', '.join(clean(m) for m in alert.matched)}",
     ]
+    if matched:
+        lines.append(f"Matched: {matched}")
     if link:
         lines.append(f"Link: {link}")
     if item.summary:
         lines += ["", clean(item.summary, 4000)]
-    msg.set_content("\n".join(lines) + "\n")
     esc = html.escape
     heading = f'<a href="{esc(link)}">{esc(title)}</a>' if link else esc(title)
-    body = (
+    markup = (
         f"<h3>{heading}</h3>"
         f"<p>Rule: <b>{esc(clean(alert.rule_title))}</b> · Feed: {esc(alert.feed)}"
         f" · Published: {esc(item.published or 'unknown')}</p>"
-        f"<p>Matched: {esc(', '.join(clean(m) for m in alert.matched))}</p>"
-        f"<p>{esc(clean(item.summary, 4000))}</p>"
+        + (f"<p>Matched: {esc(matched)}</p>" if matched else "")
+        + f"<p>{esc(clean(item.summary, 4000))}</p>"
     )
+    return "\n".join(lines), markup
+
+
+def build_message(
+    config: EmailNotifier, deliveries: list[Delivery], message_id: str
+) -> EmailMessage:
+    alerts = [d.alert for d in deliveries]
+    if len(alerts) == 1:
+        first = alerts[0]
+        subject = f"[newsmon] {first.rule_title}: {clean(first.item.title) or '(no title)'}"
+    else:
+        rules = ", ".join(sorted({clean(a.rule_title) for a in alerts}))
+        subject = f"[newsmon] digest: {len(alerts)} alerts ({rules})"
+    msg = EmailMessage()
+    # clean() removes CR, LF and other controls: a feed title cannot add a header, and
+    # the message is not refused by the email package on every retry.
+    msg["Subject"] = clean(subject, SUBJECT_LIMIT)
+    msg["From"] = config.sender
+    msg["To"] = ", ".join(config.to)
+    msg["Date"] = formatdate(localtime=False)
+    msg["Message-ID"] = f"<{message_id}@newsmon>"
+    parts = [_section(a) for a in alerts]
+    msg.set_content("\n\n----\n\n".join(text for text, _ in parts) + "\n")
+    body = "<hr>".join(markup for _, markup in parts)
     msg.add_alternative(f"<!doctype html><html><body>{body}</body></html>", subtype="html")
     return msg
 
@@ -88,8 +107,15 @@ class EmailSender:
         assert isinstance(config, EmailNotifier)
         return cls(name, config)
 
+    max_batch = 100
+
     async def send(self, delivery: Delivery) -> str | None:
-        msg = build_message(self.config, delivery)
+        return await self._send(build_message(self.config, [delivery], delivery.id))
+
+    async def send_digest(self, deliveries: list[Delivery]) -> str | None:
+        return await self._send(build_message(self.config, deliveries, digest_id(deliveries)))
+
+    async def _send(self, msg: EmailMessage) -> str | None:
         what = f"email {self.name} via {self.config.host}"
         try:
             refused = await asyncio.to_thread(_send_sync, self.config, msg)

@@ -33,7 +33,7 @@ def classify(resp: httpx.Response, what: str) -> None:
     if 300 <= status < 400:
         # Not followed on purpose; counts as a failed attempt (bounded retries).
         raise TransientDelivery(detail + " (redirects are not followed: update the URL)")
-    raise PermanentDelivery(detail)
+    raise PermanentDelivery(detail, disable=status == 410)
 
 
 async def post(

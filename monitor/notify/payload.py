@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from monitor.identity import stable_id
 from monitor.models import Delivery
 from monitor.text import safe_url
 
@@ -13,7 +14,7 @@ def alert_document(delivery: Delivery) -> dict[str, Any]:
     alert = delivery.alert
     item = alert.item
     return {
-        "type": "alert",
+        "type": alert.kind,
         "id": delivery.id,
         "rule": {"id": alert.rule_id, "title": alert.rule_title},
         "item": {
@@ -27,7 +28,23 @@ def alert_document(delivery: Delivery) -> dict[str, Any]:
     }
 
 
-def alert_body(delivery: Delivery) -> bytes:
+def digest_id(deliveries: list[Delivery]) -> str:
+    """Stable for the same set of rows, so a retried digest carries the same id."""
+    return stable_id("digest", *sorted(d.id for d in deliveries))
+
+
+def digest_document(deliveries: list[Delivery]) -> dict[str, Any]:
+    return {
+        "type": "digest",
+        "id": digest_id(deliveries),
+        "alerts": [alert_document(d) for d in deliveries],
+    }
+
+
+def encode(doc: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON: the exact bytes that are signed are the bytes sent."""
-    doc = alert_document(delivery)
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def alert_body(delivery: Delivery) -> bytes:
+    return encode(alert_document(delivery))

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -24,6 +25,7 @@ from monitor.text import clean, safe_url
 
 SECTION_LIMIT = 3000
 MIN_SPACING = 1.0
+GONE_ERRORS = frozenset({"channel_is_archived", "no_service", "invalid_token"})
 PERMANENT_ERRORS = frozenset(
     {
         "invalid_payload", "user_not_found", "action_prohibited", "channel_not_found",
@@ -50,7 +52,18 @@ def _link(url: str | None, label: str) -> str:
     return f"<{safe}|{label}>"
 
 
-def message(delivery: Delivery) -> dict[str, Any]:
+def _highlight(snippet: str, terms: tuple[str, ...]) -> str:
+    """Bold each matched term in already-escaped text (terms matched across punctuation)."""
+    for term in terms:
+        words = [re.escape(w) for w in re.findall(r"\w+", term)]
+        if not words:
+            continue
+        pattern = re.compile(r"(?<!\w)(" + r"[\W_]+".join(words) + r")(?!\w)", re.IGNORECASE)
+        snippet = pattern.sub(lambda m: f"*{m.group(1)}*", snippet)
+    return snippet
+
+
+def alert_blocks(delivery: Delivery, snippet_limit: int = 600) -> list[dict[str, Any]]:
     alert = delivery.alert
     item = alert.item
     title = escape(_cut(clean(item.title) or "(no title)", 500))
@@ -61,26 +74,48 @@ def message(delivery: Delivery) -> dict[str, Any]:
             f"feed *{escape(alert.feed)}*",
             f"published {escape(item.published)}" if item.published else "",
             f"rule *{escape(clean(alert.rule_title))}*",
+            ("matched " + ", ".join(f"`{escape(clean(m))}`" for m in alert.matched))
+            if alert.matched
+            else "",
         )
         if part
     )
-    matched = ", ".join(f"`{escape(clean(m))}`" for m in alert.matched)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut(heading, SECTION_LIMIT)}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(context, 2000)}]},
     ]
-    if matched:
-        blocks.append(
-            {
-                "type": "context",
-                "elements": [{"type": "mrkdwn", "text": _cut("matched: " + matched, 2000)}],
-            }
-        )
-    if item.summary:
-        snippet = escape(_cut(clean(item.summary), 600))
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": snippet}})
-    fallback = f"[{alert.rule_id}] {clean(item.title)}"
-    return {"text": escape(_cut(fallback, 3000)), "blocks": blocks, "unfurl_links": False}
+    if item.summary and snippet_limit:
+        snippet = _highlight(escape(_cut(clean(item.summary), snippet_limit)), alert.matched)
+        text = _cut(snippet, SECTION_LIMIT)
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    return blocks
+
+
+def message(delivery: Delivery) -> dict[str, Any]:
+    alert = delivery.alert
+    fallback = f"[{alert.rule_id}] {clean(alert.item.title)}"
+    return {
+        "text": escape(_cut(fallback, 3000)),
+        "blocks": alert_blocks(delivery),
+        "unfurl_links": False,
+    }
+
+
+def digest_message(deliveries: list[Delivery]) -> dict[str, Any]:
+    rules = sorted({clean(d.alert.rule_title) for d in deliveries})
+    head = f"*newsmon digest*: {len(deliveries)} alerts ({escape(', '.join(rules))})"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(head, SECTION_LIMIT)}}
+    ]
+    for d in deliveries:
+        blocks.append({"type": "divider"})
+        blocks.extend(alert_blocks(d, snippet_limit=0))
+    fallback = f"newsmon digest: {len(deliveries)} alerts"
+    return {"text": fallback, "blocks": blocks, "unfurl_links": False}
+
+
+# Spacing is per webhook URL, shared by every notifier that posts to it.
+_PACE: dict[str, tuple[asyncio.Lock, list[float]]] = {}
 
 
 @dataclass
@@ -88,8 +123,8 @@ class SlackSender:
     name: str
     config: SlackNotifier
     client: httpx.AsyncClient
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    _last: float = 0.0
+    # Slack allows 50 blocks per message: a header plus 3 blocks per alert.
+    max_batch = 15
 
     @classmethod
     def build(cls, name: str, config: NotifierConfig, client: httpx.AsyncClient) -> SlackSender:
@@ -97,10 +132,17 @@ class SlackSender:
         return cls(name, config, client)
 
     async def send(self, delivery: Delivery) -> str | None:
-        body = json.dumps(message(delivery), ensure_ascii=False).encode("utf-8")
+        return await self._post(message(delivery))
+
+    async def send_digest(self, deliveries: list[Delivery]) -> str | None:
+        return await self._post(digest_message(deliveries))
+
+    async def _post(self, doc: dict[str, Any]) -> str | None:
+        body = json.dumps(doc, ensure_ascii=False).encode("utf-8")
         what = f"slack {self.name}"
-        async with self._lock:
-            wait = self._last + MIN_SPACING - time.monotonic()
+        lock, last = _PACE.setdefault(self.config.webhook_url, (asyncio.Lock(), [0.0]))
+        async with lock:
+            wait = last[0] + MIN_SPACING - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
             try:
@@ -113,10 +155,13 @@ class SlackSender:
                     what,
                 )
             finally:
-                self._last = time.monotonic()
+                last[0] = time.monotonic()
         error = resp.text.strip()[:100] if resp.status_code != 200 else ""
-        if error in PERMANENT_ERRORS:
-            raise PermanentDelivery(f"{what}: Slack answered {resp.status_code} {error}")
+        if error in PERMANENT_ERRORS or resp.status_code == 410:
+            gone = resp.status_code == 410 or error in GONE_ERRORS
+            raise PermanentDelivery(
+                f"{what}: Slack answered {resp.status_code} {error}".rstrip(), disable=gone
+            )
         if resp.status_code == 200 and resp.text.strip() not in ("ok", ""):
             raise TransientDelivery(f"{what}: unexpected answer {clean(resp.text, 100)!r}")
         classify(resp, what)

@@ -18,7 +18,7 @@ import httpx
 from monitor.config import NotifierConfig, WebhookNotifier
 from monitor.models import Delivery
 from monitor.notify.http import classify, post
-from monitor.notify.payload import alert_body
+from monitor.notify.payload import alert_body, digest_document, digest_id, encode
 
 
 def secret_key(secret: str) -> bytes:
@@ -53,17 +53,24 @@ class WebhookSender:
         assert isinstance(config, WebhookNotifier)
         return cls(name, config, client)
 
+    max_batch = 100
+
     async def send(self, delivery: Delivery) -> str | None:
-        body = alert_body(delivery)
+        return await self._post(delivery.id, alert_body(delivery))
+
+    async def send_digest(self, deliveries: list[Delivery]) -> str | None:
+        return await self._post(digest_id(deliveries), encode(digest_document(deliveries)))
+
+    async def _post(self, msg_id: str, body: bytes) -> str | None:
         timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",
-            "webhook-id": delivery.id,
+            "webhook-id": msg_id,
             "webhook-timestamp": str(timestamp),
-            "Idempotency-Key": delivery.id,
+            "Idempotency-Key": msg_id,
         }
         if self.config.secret:
-            headers.update(signature_headers(self.config.secret, delivery.id, body, timestamp))
+            headers.update(signature_headers(self.config.secret, msg_id, body, timestamp))
         what = f"webhook {self.name}"
         resp = await post(self.client, self.config.url, body, headers, self.config.timeout, what)
         classify(resp, what)

@@ -9,7 +9,7 @@ from typing import Any
 from monitor.identity import item_keys, stable_id, story_link, title_key
 from monitor.models import Alert, Item
 from monitor.store.db import Database
-from monitor.store.rows import FeedState, PollOutcome, Route
+from monitor.store.rows import FeedState, PollOutcome, Route, digest_due
 
 _IN_BATCH = 500  # host parameters per IN (...) query
 
@@ -215,10 +215,10 @@ class FeedStore(Database):
                         )  # fmt: skip
                         conn.executemany(
                             "INSERT OR IGNORE INTO outbox (id, alert_id, notifier, status,"
-                            " attempts, next_attempt_at, created_at, updated_at)"
-                            " VALUES (?, ?, ?, 'pending', 0, ?, ?, ?)",
-                            [(stable_id(record.id, n), record.id, n, now, now, now)
-                             for n in r.notifiers],
+                            " attempts, next_attempt_at, created_at, updated_at, digest)"
+                            " VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
+                            [(stable_id(record.id, n), record.id, n, digest_due(now, w), now,
+                              now, w) for n, w in r.targets()],
                         )  # fmt: skip
                         deliveries += len(r.notifiers)
                         alerts.append(record)

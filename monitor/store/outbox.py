@@ -1,4 +1,4 @@
-"""The outbox: leases on due deliveries, outcomes, listings."""
+"""The outbox: leases on due deliveries, outcomes, operator notices, listings."""
 
 from __future__ import annotations
 
@@ -6,13 +6,27 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from monitor.identity import stable_id
 from monitor.models import Alert, Delivery, Item
 from monitor.store.db import Database
 
+_SELECT = (
+    "SELECT o.id, o.notifier, o.attempts, o.digest, a.id, a.rule_id, a.rule_title, a.feed,"
+    " a.title, a.summary, a.content, a.link, a.guid, a.published, a.matched, a.created_at,"
+    " a.kind FROM outbox o JOIN alerts a ON a.id = o.alert_id"
+)
+
+
+def _delivery(r: Sequence[Any]) -> Delivery:
+    item = Item(
+        title=r[8] or "", summary=r[9] or "", content=r[10] or "", link=r[11], guid=r[12],
+        published=r[13],
+    )  # fmt: skip
+    alert = Alert(r[4], r[5], r[6] or r[5], r[7], item, tuple(json.loads(r[14])), r[15], r[16])
+    return Delivery(id=r[0], alert=alert, notifier=r[1], attempts=r[2], digest=r[3])
+
 
 class OutboxStore(Database):
-    # -- outbox -------------------------------------------------------------------------
-
     def claim_deliveries(
         self, notifiers: Sequence[str], now: float, lease: float, limit: int
     ) -> list[Delivery]:
@@ -22,10 +36,7 @@ class OutboxStore(Database):
         marks = ",".join("?" * len(notifiers))
         with self.write() as conn:
             rows = conn.execute(
-                "SELECT o.id, o.notifier, o.attempts, a.id, a.rule_id, a.rule_title, a.feed,"
-                " a.title, a.summary, a.content, a.link, a.guid, a.published, a.matched,"
-                " a.created_at FROM outbox o JOIN alerts a ON a.id = o.alert_id"
-                f" WHERE o.notifier IN ({marks}) AND ("
+                f"{_SELECT} WHERE o.notifier IN ({marks}) AND ("
                 " (o.status = 'pending' AND o.next_attempt_at <= ?)"
                 " OR (o.status = 'sending' AND o.lease_until <= ?))"
                 " ORDER BY o.next_attempt_at, o.created_at LIMIT ?",
@@ -36,22 +47,18 @@ class OutboxStore(Database):
                 " WHERE id = ?",
                 [(now + lease, now, r[0]) for r in rows],
             )
-        out = []
-        for r in rows:
-            item = Item(
-                title=r[7] or "", summary=r[8] or "", content=r[9] or "", link=r[10],
-                guid=r[11], published=r[12],
-            )  # fmt: skip
-            alert = Alert(r[3], r[4], r[5] or r[4], r[6], item, tuple(json.loads(r[13])), r[14])
-            out.append(Delivery(id=r[0], alert=alert, notifier=r[1], attempts=r[2]))
-        return out
+        return [_delivery(r) for r in rows]
 
-    def mark_sent(self, delivery_id: str, now: float) -> None:
+    def delivery(self, delivery_id: str) -> Delivery | None:
+        row = self.conn.execute(f"{_SELECT} WHERE o.id = ?", (delivery_id,)).fetchone()
+        return _delivery(row) if row else None
+
+    def mark_sent(self, delivery_id: str, now: float, note: str | None = None) -> None:
         with self.write() as conn:
             conn.execute(
                 "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?,"
-                " updated_at = ?, lease_until = NULL, last_error = NULL WHERE id = ?",
-                (now, now, delivery_id),
+                " updated_at = ?, lease_until = NULL, last_error = ? WHERE id = ?",
+                (now, now, note, delivery_id),
             )
 
     def mark_retry(self, delivery_id: str, now: float, error: str, next_attempt_at: float) -> None:
@@ -79,21 +86,99 @@ class OutboxStore(Database):
                 [(d,) for d in delivery_ids],
             )
 
+    def requeue(self, ident: str | None, now: float) -> int:
+        """Make rows due now again: every dead row (``ident`` None), or the unsent rows
+        of one alert or one delivery id. Returns how many rows were requeued."""
+        with self.write() as conn:
+            if ident is None:
+                cur = conn.execute(
+                    "UPDATE outbox SET status = 'pending', next_attempt_at = ?, attempts = 0,"
+                    " updated_at = ? WHERE status = 'dead'",
+                    (now, now),
+                )
+            else:
+                cur = conn.execute(
+                    "UPDATE outbox SET status = 'pending', next_attempt_at = ?, attempts = 0,"
+                    " updated_at = ? WHERE (id = ? OR alert_id = ?) AND status != 'sent'",
+                    (now, now, ident, ident),
+                )
+            return cur.rowcount
+
+    # -- operator notices ------------------------------------------------------------
+
+    def add_notice(
+        self, key: str, title: str, text: str, notifiers: Sequence[str], now: float
+    ) -> bool:
+        """Queue one operator notice per ``key`` (a second call with the same key is a
+        no-op, which is what keeps "feed failing" from repeating every poll)."""
+        notice_id = stable_id("notice", key)
+        with self.write() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO alerts (id, rule_id, rule_title, feed, item_id, title,"
+                " summary, content, matched, created_at, kind)"
+                " VALUES (?, 'newsmon', 'newsmon operator notice', 'newsmon', ?, ?, ?, '', '[]',"
+                " ?, 'notice')",
+                (notice_id, key, title, text, now),
+            )
+            if cur.rowcount == 0:
+                return False
+            conn.executemany(
+                "INSERT OR IGNORE INTO outbox (id, alert_id, notifier, status, attempts,"
+                " next_attempt_at, created_at, updated_at, digest)"
+                " VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, 0)",
+                [(stable_id(notice_id, n), notice_id, n, now, now, now) for n in notifiers],
+            )
+        return True
+
+    # -- notifiers disabled by their receiver ----------------------------------------
+
+    def disable_notifier(self, name: str, reason: str, config_hash: str, now: float) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO notifier_state (name, disabled_at, reason, config_hash)"
+                " VALUES (?, ?, ?, ?)",
+                (name, now, reason, config_hash),
+            )
+
+    def enable_notifier(self, name: str) -> None:
+        with self.write() as conn:
+            conn.execute("DELETE FROM notifier_state WHERE name = ?", (name,))
+
+    def disabled_notifiers(self) -> dict[str, tuple[str, str]]:
+        """name -> (reason, config_hash) for notifiers disabled by a receiver."""
+        rows = self.conn.execute("SELECT name, reason, config_hash FROM notifier_state")
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    # -- listings ----------------------------------------------------------------------
+
     def outbox_counts(self) -> dict[str, int]:
         return dict(
             self.conn.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall()
         )
 
     def recent_alerts(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            "SELECT a.id, a.created_at, a.rule_id, a.feed, a.title, a.link,"
-            " group_concat(o.notifier || '=' || o.status, ' ')"
-            " FROM alerts a LEFT JOIN outbox o ON o.alert_id = a.id"
-            " GROUP BY a.id ORDER BY a.created_at DESC LIMIT ?",
+        """Newest alerts first, each with its deliveries (notifier, status, attempts,
+        last error)."""
+        alerts = self.conn.execute(
+            "SELECT id, created_at, kind, rule_id, feed, title, link FROM alerts"
+            " ORDER BY created_at DESC, id LIMIT ?",
             (limit,),
         ).fetchall()
-        keys = ("id", "created_at", "rule_id", "feed", "title", "link", "deliveries")
-        return [dict(zip(keys, r, strict=True)) for r in rows]
+        keys = ("id", "created_at", "kind", "rule_id", "feed", "title", "link")
+        out = []
+        for row in alerts:
+            doc = dict(zip(keys, row, strict=True))
+            doc["deliveries"] = [
+                dict(zip(("id", "notifier", "status", "attempts", "last_error", "sent_at"), d,
+                         strict=True))
+                for d in self.conn.execute(
+                    "SELECT id, notifier, status, attempts, last_error, sent_at FROM outbox"
+                    " WHERE alert_id = ? ORDER BY notifier",
+                    (row[0],),
+                )
+            ]  # fmt: skip
+            out.append(doc)
+        return out
 
     def integrity_ok(self) -> bool:
         return bool(self.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")

@@ -7,6 +7,14 @@ from dataclasses import dataclass
 from monitor.models import Alert
 
 
+def digest_due(now: float, window: float) -> float:
+    """When a row in a digest of ``window`` seconds is due: the end of the current window,
+    windows aligned to the Unix epoch (so ``1h`` ends on the hour, ``1d`` at 00:00 UTC)."""
+    if window <= 0:
+        return now
+    return (now // window + 1) * window
+
+
 @dataclass(frozen=True)
 class FeedState:
     name: str
@@ -32,6 +40,11 @@ class Route:
     rule_title: str
     matched: tuple[str, ...]
     notifiers: tuple[str, ...]
+    digests: tuple[float, ...] = ()  # per notifier: digest window in seconds (0 = instant)
+
+    def targets(self) -> list[tuple[str, float]]:
+        windows = list(self.digests) + [0.0] * (len(self.notifiers) - len(self.digests))
+        return list(zip(self.notifiers, windows, strict=False))
 
 
 @dataclass(frozen=True)

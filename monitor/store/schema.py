@@ -66,9 +66,11 @@ def _create_schema(db: sqlite_utils.Database) -> None:
             "published": str,
             "matched": str,
             "created_at": float,
+            "kind": str,
         },
         pk="id",
-        not_null={"rule_id", "feed", "item_id", "created_at"},
+        not_null={"rule_id", "feed", "item_id", "created_at", "kind"},
+        defaults={"kind": "alert"},
         if_not_exists=True,
     )
     db.table("outbox").create(
@@ -84,10 +86,18 @@ def _create_schema(db: sqlite_utils.Database) -> None:
             "created_at": float,
             "updated_at": float,
             "sent_at": float,
+            "digest": float,
         },
         pk="id",
-        not_null={"alert_id", "notifier", "status", "attempts", "next_attempt_at"},
-        defaults={"status": "pending", "attempts": 0},
+        not_null={"alert_id", "notifier", "status", "attempts", "next_attempt_at", "digest"},
+        defaults={"status": "pending", "attempts": 0, "digest": 0},
+        if_not_exists=True,
+    )
+    # A notifier whose receiver said "gone for good" (HTTP 410, Slack channel_is_archived)
+    # stays disabled until its configuration changes (config_hash differs).
+    db.table("notifier_state").create(
+        {"name": str, "disabled_at": float, "reason": str, "config_hash": str},
+        pk="name",
         if_not_exists=True,
     )
     db.table("alerts").create_index(["rule_id", "story_link"], if_not_exists=True)

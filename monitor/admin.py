@@ -1,0 +1,152 @@
+"""Read-mostly commands for people and scripts: alerts, feeds, send-test."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import click
+
+from monitor.config import Config
+from monitor.identity import stable_id
+from monitor.models import Alert, Delivery, Item
+from monitor.notify import build_notifiers, http_client
+from monitor.store import Store
+from monitor.text import clean
+
+
+def when(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts))
+
+
+def in_or_ago(ts: float | None, now: float) -> str:
+    if not ts:
+        return "-"
+    delta = ts - now
+    span = abs(delta)
+    text = (
+        f"{span:.0f}s"
+        if span < 120
+        else f"{span / 60:.0f}m"
+        if span < 7200
+        else f"{span / 3600:.1f}h"
+    )
+    return f"in {text}" if delta > 0 else f"{text} ago"
+
+
+def open_store(config: Config) -> Store:
+    if not config.database.exists():
+        raise click.ClickException(
+            f"no database yet at {config.database}: run `newsmon once` or `newsmon run` first"
+        )
+    return Store(config.database, lock=False)
+
+
+def show_alerts(config: Config, limit: int, as_json: bool) -> None:
+    store = open_store(config)
+    try:
+        rows = store.recent_alerts(limit)
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no alerts yet")
+        return
+    for row in rows:
+        kind = "" if row["kind"] == "alert" else f" [{row['kind']}]"
+        click.echo(
+            f"{when(row['created_at'])}  {row['id']}  {row['rule_id']}  feed={row['feed']}{kind}"
+        )
+        click.echo(f"    {clean(row['title'] or '', 110)}")
+        for d in row["deliveries"]:
+            error = f"  {clean(d['last_error'], 160)}" if d["last_error"] else ""
+            click.echo(f"    -> {d['notifier']:<16} {d['status']:<8} tries={d['attempts']}{error}")
+
+
+def retry(config: Config, ident: str | None) -> int:
+    store = open_store(config)
+    try:
+        return store.requeue(ident, time.time())
+    finally:
+        store.close()
+
+
+def show_feeds(config: Config, as_json: bool) -> None:
+    store = open_store(config)
+    try:
+        states = {s.name: s for s in store.feed_states()}
+    finally:
+        store.close()
+    now = time.time()
+    rows: list[dict[str, Any]] = []
+    for feed in config.feeds:
+        s = states.get(feed.name)
+        rows.append(
+            {
+                "name": feed.name,
+                "enabled": feed.enabled,
+                "url": feed.url,
+                "status": (s.last_status if s else None) or "never polled",
+                "last_poll": s.last_poll_at if s else None,
+                "last_success": s.last_success_at if s else None,
+                "next_check": s.next_check_at if s else None,
+                "items": s.items_total if s else 0,
+                "errors": s.error_count if s else 0,
+                "last_error": s.last_error if s else None,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(
+        f"{'FEED':<24} {'STATUS':<13} {'LAST POLL':<10} {'NEXT':<10} {'ITEMS':>6} {'ERRORS':>6}"
+    )
+    for r in rows:
+        status = r["status"] if r["enabled"] else "disabled"
+        click.echo(
+            f"{r['name']:<24} {status:<13} {in_or_ago(r['last_poll'], now):<10} "
+            f"{in_or_ago(r['next_check'], now) if r['enabled'] else '-':<10} "
+            f"{r['items']:>6} {r['errors']:>6}"
+        )
+        if r["last_error"]:
+            click.echo(f"    last error: {clean(r['last_error'], 160)}")
+
+
+def send_test(config: Config, name: str) -> str | None:
+    """Send a clearly marked test alert through one notifier, bypassing the outbox."""
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    item = Item(
+        title=f"newsmon test alert for notifier {name!r} ({stamp})",
+        summary="This is a test sent by `newsmon send-test`. If you can read it, the "
+        "notifier's address and credentials work. No feed or rule was involved.",
+        content="",
+        link=None,
+        guid=None,
+        published=stamp,
+    )
+    alert = Alert(
+        id=stable_id("test", name, stamp),
+        rule_id="newsmon-test",
+        rule_title="newsmon test alert",
+        feed="newsmon",
+        item=item,
+        matched=("test",),
+        created_at=now,
+    )
+    delivery = Delivery(id=stable_id(alert.id, name), alert=alert, notifier=name, attempts=0)
+
+    async def go() -> str | None:
+        client = http_client(config.poll.user_agent)
+        try:
+            return await build_notifiers(config, client)[name].send(delivery)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())

@@ -13,7 +13,7 @@ from monitor.config import Config
 from monitor.identity import stable_id
 from monitor.models import Alert, Delivery, Item
 from monitor.notify import build_notifiers, http_client
-from monitor.store import Store
+from monitor.store import Store, lock_holder
 from monitor.text import clean
 
 
@@ -116,6 +116,71 @@ def show_feeds(config: Config, as_json: bool) -> None:
         )
         if r["last_error"]:
             click.echo(f"    last error: {clean(r['last_error'], 160)}")
+
+
+def status(config: Config, as_json: bool) -> int:
+    """Print a health summary; return 0 when healthy, 1 when something needs a look."""
+    now = time.time()
+    holder = lock_holder(config.database)
+    problems: list[str] = []
+    doc: dict[str, Any] = {"database": str(config.database), "daemon_pid": holder}
+    if not config.database.exists():
+        problems.append("no database yet: newsmon has never run with this config")
+        doc.update(feeds={}, outbox={})
+    else:
+        store = Store(config.database, lock=False, readonly=True)
+        try:
+            health = store.health(now)
+            states = {s.name: s for s in store.feed_states()}
+            meta = store.meta()
+        finally:
+            store.close()
+        enabled = [f for f in config.feeds if f.enabled]
+        failing = [
+            n
+            for n in (f.name for f in enabled)
+            if n in states and states[n].error_count >= config.poll.notify_after_failures
+        ]
+        never = [f.name for f in enabled if f.name not in states or not states[f.name].last_poll_at]
+        doc.update(
+            feeds={"enabled": len(enabled), "failing": failing, "never_polled": never},
+            outbox=health["outbox"],
+            delivery_lag_seconds=round(health["lag"], 1),
+            dead_last_24h=health["dead_24h"],
+            reload_error=meta.get("reload_error"),
+        )
+        if failing:
+            problems.append(f"{len(failing)} feeds keep failing: {', '.join(failing)}")
+        if health["dead_24h"]:
+            problems.append(f"{health['dead_24h']} deliveries failed for good in the last 24h")
+        if meta.get("reload_error"):
+            problems.append("the last reload failed; the daemon runs on the previous config")
+        if holder and health["lag"] > 3 * config.delivery.tick + 60:
+            problems.append(f"deliveries are {health['lag']:.0f}s behind")
+    doc["problems"] = problems
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        running = f"running (pid {holder})" if holder else "not running"
+        click.echo(f"daemon:    {running}")
+        click.echo(f"database:  {config.database}")
+        feeds = doc["feeds"]
+        if feeds:
+            click.echo(
+                f"feeds:     {feeds['enabled']} enabled, {len(feeds['failing'])} failing, "
+                f"{len(feeds['never_polled'])} never polled"
+            )
+            outbox = doc["outbox"]
+            click.echo(
+                "outbox:    "
+                + (", ".join(f"{v} {k}" for k, v in sorted(outbox.items())) or "empty")
+            )
+        for line in (doc.get("reload_error") or "").splitlines():
+            click.echo(f"reload:    {line}")
+        click.echo("status:    " + ("OK" if not problems else "ATTENTION"))
+        for problem in problems:
+            click.echo(f"  - {problem}")
+    return 1 if problems else 0
 
 
 def send_test(config: Config, name: str) -> str | None:

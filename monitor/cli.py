@@ -74,12 +74,24 @@ def cli(
     ctx.obj = {"config_path": config_path, "log_level": log_level, "log_format": log_format}
 
 
+def _host_port(value: str | None) -> tuple[str, int] | None:
+    if not value:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8080", param_hint="--http")
+    return host.strip("[]"), int(port)
+
+
 @cli.command()
 @common
+@click.option("--http", "http", metavar="HOST:PORT", default=None,
+              help="Serve /healthz, /metrics and a status page (off by default).")  # fmt: skip
 @click.pass_context
-def run(ctx: click.Context, /, **given: Any) -> None:
+def run(ctx: click.Context, /, http: str | None, **given: Any) -> None:
     """Run the daemon: poll feeds on their schedules and deliver alerts until stopped."""
     settings = _settings(ctx, **given)
+    address = _host_port(http)
     try:
         loaded = load_all(settings["config_path"], examples=False)
         store = Store(loaded.config.database)
@@ -91,7 +103,7 @@ def run(ctx: click.Context, /, **given: Any) -> None:
         sys.exit(1)
 
     async def main() -> int:
-        return await Daemon(settings["config_path"], loaded, store).run()
+        return await Daemon(settings["config_path"], loaded, store, address).run()
 
     try:
         code = asyncio.run(main())
@@ -231,6 +243,19 @@ def alerts(
 def feeds(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """One row per configured feed: status, last poll, next check, items, errors."""
     admin.show_feeds(_config_only(ctx, given), as_json)
+
+
+@cli.command()
+@common
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def status(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
+    """Health summary for people and scripts: exit 0 = OK, 1 = needs attention.
+
+    Attention means: feeds failing poll.notify_after_failures times in a row, deliveries
+    dead in the last 24 h, a failed reload, or (daemon running) deliveries lagging.
+    """
+    sys.exit(admin.status(_config_only(ctx, given), as_json))
 
 
 @cli.command("send-test")

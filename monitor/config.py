@@ -112,6 +112,9 @@ class PollConfig(Strict):
     concurrency: int = Field(default=16, ge=1, le=256)
     per_host: int = Field(default=2, ge=1, le=64)
     user_agent: str = DEFAULT_USER_AGENT
+    notify_after_failures: int = Field(default=5, ge=1)
+    notify_after: Duration = 6 * 3600.0
+    learn_redirects: bool = True
 
 
 class DeliveryConfig(Strict):
@@ -127,6 +130,11 @@ class DedupeConfig(Strict):
     title_window: Duration = 7 * 86400.0
 
 
+class RetentionConfig(Strict):
+    items: Duration = 90 * 86400.0
+    alerts: Duration = 365 * 86400.0
+
+
 class _File(Strict):
     database: str = "state/newsmon.db"
     rules_dir: str = "rules"
@@ -136,6 +144,9 @@ class _File(Strict):
     poll: PollConfig = PollConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     dedupe: DedupeConfig = DedupeConfig()
+    retention: RetentionConfig = RetentionConfig()
+    feed_files: list[str] = []
+    watch: bool = True
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,9 @@ class Config:
     delivery: DeliveryConfig
     dedupe: DedupeConfig
     marks: Marks = field(repr=False)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
+    watch: bool = True
+    files: tuple[Path, ...] = ()  # config.yaml and every feed file it pulled in
 
     def feed_interval(self, feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else self.poll.default_interval
@@ -250,6 +264,38 @@ def _duplicate_feeds(feeds: Any, marks: Marks) -> list[Problem]:
     return problems
 
 
+class _FeedFile(Strict):
+    feeds: list[FeedConfig] = []
+
+
+def _feed_files(
+    base: Path, patterns: list[str], marks: Marks
+) -> tuple[list[tuple[FeedConfig, Marks]], list[Path], list[Problem]]:
+    """Feeds from ``feed_files`` globs (e.g. written by ``newsmon import-opml``). A local
+    feed path in such a file resolves against that file's folder."""
+    out: list[tuple[FeedConfig, Marks]] = []
+    paths: list[Path] = []
+    problems: list[Problem] = []
+    for i, pattern in enumerate(patterns):
+        matched = sorted(base.glob(pattern))
+        if not matched and not any(ch in pattern for ch in "*?["):
+            problems.append(marks.problem(("feed_files", i), f"no such file: {pattern}"))
+        for file in matched:
+            data, file_marks = load_yaml(file, display=os.path.relpath(file))
+            data, errors = expand_env(data if data is not None else {}, file_marks)
+            problems += errors
+            parsed, errors = validate(_FeedFile, data, file_marks)
+            problems += errors
+            paths.append(file)
+            for feed in parsed.feeds if parsed is not None else []:
+                local = not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", feed.url)
+                absolute = str((file.parent / feed.url).resolve())
+                out.append(
+                    (feed.model_copy(update={"url": absolute}) if local else feed, file_marks)
+                )
+    return out, paths, problems
+
+
 def load_config(path: Path) -> Config:
     """Read, expand and validate a config file; raise ``ConfigError`` with every problem."""
     path = path.resolve() if path.exists() else path
@@ -283,6 +329,17 @@ def load_config(path: Path) -> Config:
         problems.append(
             marks.problem(("poll", "min_interval"), "must not be larger than max_interval")
         )
+    feeds: list[FeedConfig] = list(parsed.feeds) if parsed is not None else []
+    feed_paths: list[Path] = []
+    if parsed is not None:
+        extra, feed_paths, errors = _feed_files(path.parent, parsed.feed_files, marks)
+        problems += errors
+        names = {f.name for f in feeds}
+        for feed, where in extra:
+            if feed.name in names:
+                problems.append(where.problem(("feeds",), f"duplicate feed name {feed.name!r}"))
+            names.add(feed.name)
+            feeds.append(feed)
     if problems or parsed is None:
         raise ConfigError(problems)
     base = path.parent
@@ -290,11 +347,14 @@ def load_config(path: Path) -> Config:
         path=path,
         database=(base / parsed.database).resolve(),
         rules_dir=(base / parsed.rules_dir).resolve(),
-        feeds=tuple(parsed.feeds),
+        feeds=tuple(feeds),
         notifiers=notifiers,
         defaults=parsed.defaults,
         poll=parsed.poll,
         delivery=parsed.delivery,
         dedupe=parsed.dedupe,
         marks=marks,
+        retention=parsed.retention,
+        watch=parsed.watch,
+        files=(path, *feed_paths),
     )

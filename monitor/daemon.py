@@ -1,20 +1,23 @@
-"""The daemon: APScheduler 3 runs three fixed jobs on the asyncio loop; per-feed timing
+"""The daemon: APScheduler 3 runs a few fixed jobs on the asyncio loop; per-feed timing
 lives in SQLite (``next_check_at``), not in the scheduler.
 
-Jobs: poll tick (claim due feeds, poll them), deliver tick (send due outbox rows),
-housekeeping (``PRAGMA optimize``). Each job has ``max_instances=1``, ``coalesce=True``
-and a misfire grace of one tick, so a suspended laptop catches up with one run, not N.
-Every fetch carries its own total deadline, so no job can hang and block its next runs.
+Jobs: poll tick (claim due feeds, poll them), deliver tick (send due outbox rows), watch
+(reload when config or rule files change), housekeeping (retention, ``PRAGMA optimize``).
+Each job has ``max_instances=1``, ``coalesce=True`` and a misfire grace of one tick, so a
+suspended laptop catches up with one run, not N. Every fetch carries its own total
+deadline, so no job can hang and block its next runs.
 
 Signals: SIGHUP reloads config and rules (fully validated first; on error the last good
-set stays active). SIGTERM/SIGINT stop claiming work, let in-flight deliveries finish
-within ``delivery.shutdown_grace`` and exit 0; a second signal exits at once. Whatever
-was not sent stays in the outbox for the next start.
+set stays active, the error is logged with file:line and shown by ``status``).
+SIGTERM/SIGINT stop claiming work, let in-flight deliveries finish within
+``delivery.shutdown_grace`` and exit 0; a second signal exits at once. Whatever was not
+sent stays in the outbox for the next start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -22,19 +25,40 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import __version__
+from monitor import __version__, metrics
 from monitor.errors import ConfigError
+from monitor.rules import rule_files
 from monitor.runtime import Loaded, Runtime, load_all
 from monitor.store import Store
+from monitor.web import StatusServer
 
 log = logging.getLogger("newsmon.daemon")
 
+WATCH_EVERY = 2.0  # seconds between checks of config and rule file timestamps
+HOUSEKEEPING_EVERY = 3600.0
+
+
+def files_signature(loaded: Loaded) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime_ns, size) of the config, its feed files and every rule file."""
+    paths = [*loaded.config.files, *rule_files(loaded.config.rules_dir)]
+    out = []
+    for path in paths:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        out.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(sorted(out))
+
 
 class Daemon:
-    def __init__(self, config_path: Path, loaded: Loaded, store: Store) -> None:
+    def __init__(
+        self, config_path: Path, loaded: Loaded, store: Store, http: tuple[str, int] | None = None
+    ) -> None:
         self.config_path = config_path
         self.runtime = Runtime(loaded, store)
         self.stopping = asyncio.Event()
@@ -42,6 +66,31 @@ class Daemon:
         self.polls: set[asyncio.Task[object]] = set()
         self.sends: set[asyncio.Task[object]] = set()
         self.reload_error: str | None = None
+        self.started_at = time.time()
+        self.heartbeat = self.started_at
+        self.signature = files_signature(loaded)
+        self.http = http
+        self.web: StatusServer | None = None
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    def info(self) -> dict[str, Any]:
+        """What the status page and /healthz show about the running process."""
+        config = self.runtime.config
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "heartbeat": self.heartbeat,
+            "tick": config.poll.tick,
+            "reload_error": self.reload_error,
+            "config": str(self.config_path),
+            "feeds": [f.name for f in config.feeds if f.enabled],
+            "rules": [r.id for r in self.runtime.loaded.rules.rules],
+            "notifiers": list(config.notifiers),
+        }
 
     def _tracked(
         self, bucket: set[asyncio.Task[object]], job: Callable[[], Awaitable[object]]
@@ -62,23 +111,51 @@ class Daemon:
 
         return run
 
+    async def _poll(self) -> None:
+        self.heartbeat = time.time()
+        self.store.set_meta("daemon", json.dumps({"pid": os.getpid(), "heartbeat": self.heartbeat}))
+        await self.runtime.poll()
+
+    async def _watch(self) -> None:
+        if not self.runtime.config.watch:
+            return
+        signature = files_signature(self.runtime.loaded)
+        if signature != self.signature:
+            self.signature = signature
+            log.info("config or rule files changed: reloading")
+            self.reload()
+
     async def _housekeeping(self) -> None:
-        self.runtime.store.conn.execute("PRAGMA optimize")
+        retention = self.runtime.config.retention
+        pruned = self.store.prune(time.time(), retention.items, retention.alerts)
+        if any(pruned.values()):
+            log.info("housekeeping: pruned %s", ", ".join(f"{n} {k}" for k, n in pruned.items()))
+        self.store.optimize()
 
     def reload(self) -> None:
         try:
             loaded = load_all(self.config_path, examples=False)
         except ConfigError as exc:
-            self.reload_error = str(exc)
-            for problem in exc.problems:
-                log.error("reload failed, keeping the last good config: %s", problem)
+            self._reload_failed(exc.problems)
             return
         if loaded.config.database != self.runtime.config.database:
-            log.error("reload failed: the database path cannot change while running; restart")
+            self._reload_failed(["the database path cannot change while running; restart"])
             return
         self.runtime.replace(loaded)
+        self.signature = files_signature(loaded)
         self.reload_error = None
+        self.store.set_meta("reload_error", None)
+        metrics.RELOADS.labels("ok").inc()
+        metrics.RELOAD_FAILED.set(0)
         log.info("reloaded: %d feeds, %d rules", len(loaded.config.feeds), len(loaded.rules.rules))
+
+    def _reload_failed(self, problems: list[Any]) -> None:
+        self.reload_error = "\n".join(str(p) for p in problems)
+        self.store.set_meta("reload_error", self.reload_error)
+        metrics.RELOADS.labels("failed").inc()
+        metrics.RELOAD_FAILED.set(1)
+        for problem in problems:
+            log.error("reload failed, keeping the last good config: %s", problem)
 
     def _on_signal(self, signum: int) -> None:
         if signum == signal.SIGHUP:
@@ -89,39 +166,47 @@ class Daemon:
         if self.signals > 1:
             log.warning("second stop signal: exiting now; unsent alerts stay in the outbox")
             os._exit(1)
-        log.info("%s: stopping (in-flight deliveries get up to %gs)", signal.Signals(signum).name,
-                 self.runtime.config.delivery.shutdown_grace)  # fmt: skip
+        log.info(
+            "%s: stopping (in-flight deliveries get up to %gs)",
+            signal.Signals(signum).name,
+            self.runtime.config.delivery.shutdown_grace,
+        )
         self.stopping.set()
+
+    def _schedule(self) -> AsyncIOScheduler:
+        config = self.runtime.config
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        now = datetime.fromtimestamp(time.time(), UTC)
+
+        def add(job: Callable[[], Awaitable[None]], every: float, first: datetime | None) -> None:
+            scheduler.add_job(
+                job,
+                "interval",
+                seconds=every,
+                next_run_time=first,
+                misfire_grace_time=max(1, int(every)),
+                max_instances=1,
+                coalesce=True,
+            )
+
+        add(self._tracked(self.polls, self._poll), config.poll.tick, now)
+        add(self._tracked(self.sends, self.runtime.deliver), config.delivery.tick, now)
+        add(self._watch, WATCH_EVERY, None)
+        add(self._housekeeping, HOUSEKEEPING_EVERY, now)
+        return scheduler
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(signum, self._on_signal, signum)
         config = self.runtime.config
-        scheduler = AsyncIOScheduler(timezone="UTC")
-        common = {"max_instances": 1, "coalesce": True}
-        scheduler.add_job(
-            self._tracked(self.polls, self.runtime.poll),
-            "interval",
-            seconds=config.poll.tick,
-            next_run_time=_now(),
-            misfire_grace_time=max(1, int(config.poll.tick)),
-            id="poll",
-            **common,
-        )
-        scheduler.add_job(
-            self._tracked(self.sends, self.runtime.deliver),
-            "interval",
-            seconds=config.delivery.tick,
-            next_run_time=_now(),
-            misfire_grace_time=max(1, int(config.delivery.tick)),
-            id="deliver",
-            **common,
-        )
-        scheduler.add_job(
-            self._housekeeping, "interval", hours=1, misfire_grace_time=3600, id="housekeeping",
-            **common,
-        )  # fmt: skip
+        self.store.set_meta("reload_error", None)
+        metrics.watch_store(self._snapshot)
+        if self.http is not None:
+            self.web = StatusServer(self.http[0], self.http[1], config.database, self.info)
+            self.web.start()
+            log.info("status page on http://%s:%d/", self.web.host, self.web.port)
+        scheduler = self._schedule()
         scheduler.start()
         log.info(
             "newsmon %s running: %d feeds, %d rules, notifiers %s, database %s",
@@ -133,22 +218,33 @@ class Daemon:
         )
         await self.stopping.wait()
         scheduler.shutdown(wait=False)
+        await self._drain(config.delivery.shutdown_grace)
+        if self.web is not None:
+            self.web.stop()
+        self.store.set_meta("daemon", None)
+        await self.runtime.aclose()
+        log.info("stopped")
+        return 0
+
+    async def _drain(self, grace: float) -> None:
+        """Cancel polls at once (their leases expire); give sends ``grace`` seconds."""
         for task in list(self.polls):
             task.cancel()
         if self.sends:
-            _done, pending = await asyncio.wait(
-                list(self.sends), timeout=config.delivery.shutdown_grace
-            )
+            _done, pending = await asyncio.wait(list(self.sends), timeout=grace)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1)
         if self.polls:
             await asyncio.wait(list(self.polls), timeout=1)
-        await self.runtime.aclose()
-        log.info("stopped")
-        return 0
 
-
-def _now() -> datetime:
-    return datetime.fromtimestamp(time.time(), UTC)
+    def _snapshot(self) -> dict[str, Any]:
+        # Called from the scrape thread: use a separate read-only connection.
+        store = Store(self.runtime.config.database, lock=False, readonly=True)
+        try:
+            data = store.health(time.time())
+        finally:
+            store.close()
+        data["feeds"] = sum(1 for f in self.runtime.config.feeds if f.enabled)
+        return data

@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from monitor import metrics
 from monitor.config import Config, NotifierConfig
 from monitor.errors import PermanentDelivery, TransientDelivery
 from monitor.faults import crash_point
@@ -97,6 +98,7 @@ class _Run:
     def _dead(self, row: Delivery, error: str) -> None:
         now = time.time()
         self.store.mark_dead(row.id, now, error)
+        metrics.DELIVERIES.labels(row.notifier, "dead").inc()
         self.report.dead += 1
         if row.alert.kind == "notice":
             return  # never a notice about a notice
@@ -132,6 +134,7 @@ class _Run:
                 retry_after=exc.retry_after,
             )
             self.store.mark_retry(row.id, now, str(exc), now + delay)
+            metrics.DELIVERIES.labels(row.notifier, "retry").inc()
             self.report.retry += 1
             self.report.errors.append(f"notifier {row.notifier}: {exc}; retry in {delay:.0f}s")
             log.warning(
@@ -158,6 +161,7 @@ class _Run:
         now = time.time()
         for row in unit:
             self.store.mark_sent(row.id, now, clean(note) if note else None)
+            metrics.DELIVERIES.labels(row.notifier, "sent").inc()
             self.report.sent += 1
         label = self._label(unit)
         if note:

@@ -11,6 +11,7 @@ Redirects are followed by hand (at most ``max_redirects``) so each hop can be ch
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import ipaddress
 import socket
@@ -180,6 +181,7 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         seen = {url}
+        codes: list[int] = []
         for _hop in range(self.limits.max_redirects + 1):
             request_url = httpx.URL(url)
             host = request_url.host
@@ -191,9 +193,11 @@ class Fetcher:
                         if target in seen:
                             raise TooManyRedirects(f"too many redirects: loop back to {target}")
                         seen.add(target)
+                        codes.append(resp.status_code)
                         url = target
                         continue
-                    return await self._result(resp)
+                    result = await self._result(resp)
+                    return dataclasses.replace(result, redirects=tuple(codes))
             except httpx.TimeoutException as exc:
                 raise FetchTimeout(f"timed out talking to {host} ({type(exc).__name__})") from None
             except httpx.ConnectError as exc:

@@ -41,6 +41,7 @@ class FetchResult:
     max_age: float | None = None  # Cache-Control max-age / Expires, seconds
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
+    redirects: tuple[int, ...] = ()  # status codes of the redirect hops followed
 
     @property
     def not_modified(self) -> bool:

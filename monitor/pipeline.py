@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from monitor import metrics
 from monitor.config import Config, FeedConfig
 from monitor.errors import FeedError
 from monitor.faults import crash_point
@@ -18,7 +19,13 @@ from monitor.fetch import Fetcher
 from monitor.models import Item
 from monitor.parse import parse_feed
 from monitor.rules import RuleSet
-from monitor.schedule import next_poll_after_failure, next_poll_after_success
+from monitor.schedule import (
+    REDIRECT_SPAN,
+    REDIRECT_TIMES,
+    failing_long_enough,
+    next_poll_after_failure,
+    next_poll_after_success,
+)
 from monitor.store import FeedState, PollOutcome, Route, Store
 
 log = logging.getLogger("newsmon.poll")
@@ -42,9 +49,8 @@ async def poll_feed(
     state: FeedState,
 ) -> PollReport:
     interval = config.feed_interval(feed)
-    source = config.feed_source(feed)
     try:
-        fetched = await fetcher.fetch(source, state.etag, state.last_modified)
+        fetched = await fetcher.fetch(state.url, state.etag, state.last_modified)
         now = time.time()
         if fetched.not_modified:
             delay = next_poll_after_success(
@@ -54,6 +60,7 @@ async def poll_feed(
                 max_age=fetched.max_age,
             )
             store.record_not_modified(feed.name, now, now + delay, fetched.last_modified)
+            _recovered(config, store, feed, state, now)
             log.debug("feed %s: not modified", feed.name)
             return PollReport(feed.name, "not_modified")
         assert fetched.body is not None
@@ -102,8 +109,11 @@ async def poll_feed(
         before_commit=lambda: crash_point("before_commit"),
     )
     crash_point("after_commit")
-    if state.error_count:
-        log.info("feed %s: recovered after %d failed polls", feed.name, state.error_count)
+    metrics.ITEMS.labels(feed.name).inc(outcome.new_items)
+    for made in outcome.alerts:
+        metrics.ALERTS.labels(made.rule_id).inc()
+    _recovered(config, store, feed, state, now)
+    _learn_redirect(config, store, feed, state, fetched.redirects, fetched.final_url, now)
     extra = ""
     if parsed.skipped:
         extra += f", {parsed.skipped} entries without identity skipped"
@@ -145,11 +155,81 @@ def _failed(
         max_interval=config.poll.max_interval,
         retry_after=retry_after,
     )
-    failures = store.record_failure(feed.name, now, error, now + delay)
+    after = store.record_failure(feed.name, now, error, now + delay)
     log.warning(
-        "feed %s: %s (failure %d; next try in %s)", feed.name, error, failures, _human(delay)
+        "feed %s: %s (failure %d; next try in %s)",
+        feed.name,
+        error,
+        after.error_count,
+        _human(delay),
     )
+    if not after.notice_sent and failing_long_enough(
+        after.error_count,
+        after.failing_since,
+        now,
+        after_failures=config.poll.notify_after_failures,
+        after=config.poll.notify_after,
+    ):
+        since = after.failing_since or now
+        store.add_notice(
+            f"feed-failing:{feed.name}:{since:.0f}",
+            f"newsmon: feed {feed.name} keeps failing",
+            f"Feed {feed.name} ({feed.url}) failed {after.error_count} polls in a row since "
+            f"{_utc(since)}. Last error: {error}. newsmon keeps retrying (next in "
+            f"{_human(delay)}, backing off up to poll.max_interval) and says when it recovers.",
+            config.defaults.ops_notify,
+            now,
+        )
+        store.mark_failure_noticed(feed.name)
+        log.error("feed %s: failing since %s; operator notified", feed.name, _utc(since))
     return PollReport(feed.name, "error", error=error)
+
+
+def _recovered(
+    config: Config, store: Store, feed: FeedConfig, state: FeedState, now: float
+) -> None:
+    if not state.error_count:
+        return
+    log.info("feed %s: recovered after %d failed polls", feed.name, state.error_count)
+    if state.notice_sent:
+        since = state.failing_since or now
+        store.add_notice(
+            f"feed-recovered:{feed.name}:{since:.0f}",
+            f"newsmon: feed {feed.name} works again",
+            f"Feed {feed.name} ({feed.url}) recovered after {state.error_count} failed polls "
+            f"(failing since {_utc(since)}).",
+            config.defaults.ops_notify,
+            now,
+        )
+
+
+def _learn_redirect(
+    config: Config,
+    store: Store,
+    feed: FeedConfig,
+    state: FeedState,
+    codes: tuple[int, ...],
+    final_url: str,
+    now: float,
+) -> None:
+    """301/308 on every hop, seen consistently, moves the fetched URL (never 302/307)."""
+    permanent = bool(codes) and all(c in (301, 308) for c in codes)
+    if not config.poll.learn_redirects or (not permanent and not state.redirect_count):
+        return
+    target = final_url if permanent else None
+    if store.note_redirect(feed.name, target, now, times=REDIRECT_TIMES, span=REDIRECT_SPAN):
+        log.warning(
+            "feed %s: permanent redirect seen %d times over a day; now polling %s "
+            "(config says %s: update it to silence this)",
+            feed.name,
+            REDIRECT_TIMES,
+            final_url,
+            state.source_url,
+        )
+
+
+def _utc(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
 
 
 def _human(seconds: float) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from monitor import metrics
 from monitor.config import Config, load_config
 from monitor.deliver import DeliveryReport, deliver_due
 from monitor.errors import ConfigError
@@ -101,7 +102,7 @@ class Runtime:
         async def one(name: str) -> PollReport:
             feed = enabled[name]
             state = next(s for s in claimed if s.name == name)
-            host = urlsplit(config.feed_source(feed)).hostname or "(local)"
+            host = urlsplit(state.url).hostname or "(local)"
             async with gate, self._hosts[host]:
                 try:
                     return await poll_feed(
@@ -111,7 +112,10 @@ class Runtime:
                     log.exception("feed %s: internal error", name)
                     return PollReport(name, "error", error=f"internal error: {exc!r}")
 
-        return list(await asyncio.gather(*(one(s.name) for s in claimed)))
+        reports = list(await asyncio.gather(*(one(s.name) for s in claimed)))
+        for report in reports:
+            metrics.POLLS.labels(report.feed, report.status).inc()
+        return reports
 
     async def deliver(self) -> DeliveryReport:
         return await deliver_due(self.store, self.notifiers, self.config)

@@ -70,6 +70,18 @@ def next_poll_after_failure(
     return min(delay + jitter, max_interval)
 
 
+def failing_long_enough(
+    failures: int, since: float | None, now: float, *, after_failures: int, after: float
+) -> bool:
+    """Tell the operator about a feed only once it keeps failing: ``after_failures`` polls
+    in a row, or failing for ``after`` seconds (one blip is not worth a message)."""
+    return failures >= after_failures or (since is not None and now - since >= after)
+
+
+REDIRECT_TIMES = 3  # a permanent redirect is learned after this many polls ...
+REDIRECT_SPAN = 86400.0  # ... spread over at least this long
+
+
 def delivery_backoff(
     attempts: int,
     *,

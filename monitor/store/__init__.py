@@ -6,6 +6,7 @@ one-transaction record of a poll) and ``outbox.py`` (delivery leases and outcome
 
 from __future__ import annotations
 
+from monitor.store.db import lock_holder
 from monitor.store.feeds import FeedStore
 from monitor.store.outbox import OutboxStore
 from monitor.store.rows import FeedState, PollOutcome, Route
@@ -15,4 +16,4 @@ class Store(FeedStore, OutboxStore):
     """An open newsmon database: every query newsmon makes is a method here."""
 
 
-__all__ = ["FeedState", "PollOutcome", "Route", "Store"]
+__all__ = ["FeedState", "PollOutcome", "Route", "Store", "lock_holder"]

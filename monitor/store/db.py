@@ -29,6 +29,22 @@ from monitor.errors import LockedError, StateError
 from monitor.store.schema import MIGRATIONS
 
 
+def lock_holder(path: Path) -> int | None:
+    """The pid of the newsmon process holding ``path``'s lock, or None if free."""
+    lock_path = path.with_name(path.name + ".lock")
+    if not lock_path.exists():
+        return None
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            text = handle.read().strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None
+
+
 class Database:
     """One open database plus its process lock. Use from one thread (the event loop)."""
 

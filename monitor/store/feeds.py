@@ -19,29 +19,63 @@ class FeedStore(Database):
 
     def sync_feeds(self, feeds: Sequence[tuple[str, str]], now: float) -> None:
         """Make the feeds table match the config (name, source). New feeds are due now;
-        a changed URL forgets the old validators. Removed feeds keep their seen-state."""
+        a changed source URL forgets validators and learned redirects. Removed feeds keep
+        their seen-state (re-adding one does not re-alert its items)."""
         with self.write() as conn:
             for name, url in feeds:
-                row = conn.execute("SELECT url FROM feeds WHERE name = ?", (name,)).fetchone()
+                row = conn.execute(
+                    "SELECT source_url FROM feeds WHERE name = ?", (name,)
+                ).fetchone()
                 if row is None:
                     conn.execute(
-                        "INSERT INTO feeds (name, url, next_check_at) VALUES (?, ?, ?)",
-                        (name, url, now),
+                        "INSERT INTO feeds (name, source_url, url, next_check_at)"
+                        " VALUES (?, ?, ?, ?)",
+                        (name, url, url, now),
                     )
                 elif row[0] != url:
                     conn.execute(
-                        "UPDATE feeds SET url = ?, etag = NULL, last_modified = NULL,"
-                        " next_check_at = ?, hold_until = NULL WHERE name = ?",
-                        (url, now, name),
+                        "UPDATE feeds SET source_url = ?, url = ?, etag = NULL,"
+                        " last_modified = NULL, next_check_at = ?, hold_until = NULL,"
+                        " redirect_target = NULL, redirect_count = 0, redirect_first_at = NULL"
+                        " WHERE name = ?",
+                        (url, url, now, name),
                     )
+
+    _STATE_COLUMNS = (
+        "name, url, next_check_at, hold_until, etag, last_modified, baseline_done,"
+        " last_poll_at, last_success_at, last_status, last_error, error_count, items_total,"
+        " source_url, failing_since, notice_sent, redirect_target, redirect_count,"
+        " redirect_first_at"
+    )
 
     def feed_states(self, names: Sequence[str] | None = None) -> list[FeedState]:
         rows = self.conn.execute(
-            "SELECT name, url, next_check_at, hold_until, etag, last_modified, baseline_done,"
-            " last_poll_at, last_success_at, last_status, last_error, error_count, items_total"
-            " FROM feeds ORDER BY name"
+            f"SELECT {self._STATE_COLUMNS} FROM feeds ORDER BY name"
         ).fetchall()
-        states = [FeedState(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), *r[7:]) for r in rows]
+        states = [
+            FeedState(
+                name=r[0],
+                url=r[1],
+                next_check_at=r[2],
+                hold_until=r[3],
+                etag=r[4],
+                last_modified=r[5],
+                baseline_done=bool(r[6]),
+                last_poll_at=r[7],
+                last_success_at=r[8],
+                last_status=r[9],
+                last_error=r[10],
+                error_count=r[11],
+                items_total=r[12],
+                source_url=r[13] or r[1],
+                failing_since=r[14],
+                notice_sent=bool(r[15]),
+                redirect_target=r[16],
+                redirect_count=r[17],
+                redirect_first_at=r[18],
+            )
+            for r in rows
+        ]
         if names is None:
             return states
         wanted = set(names)
@@ -87,17 +121,20 @@ class FeedStore(Database):
             )
         return self.feed_states(picked)
 
-    def record_failure(self, name: str, now: float, error: str, next_check_at: float) -> int:
-        """Count a failed poll; seen-state is never touched. Returns the failure count."""
+    def record_failure(self, name: str, now: float, error: str, next_check_at: float) -> FeedState:
+        """Count a failed poll; seen-state is never touched. Returns the new state."""
         with self.write() as conn:
             conn.execute(
                 "UPDATE feeds SET last_poll_at = ?, last_status = 'error', last_error = ?,"
-                " error_count = error_count + 1, next_check_at = ?, hold_until = ?"
-                " WHERE name = ?",
-                (now, error, next_check_at, next_check_at, name),
+                " error_count = error_count + 1, next_check_at = ?, hold_until = ?,"
+                " failing_since = COALESCE(failing_since, ?) WHERE name = ?",
+                (now, error, next_check_at, next_check_at, now, name),
             )
-            row = conn.execute("SELECT error_count FROM feeds WHERE name = ?", (name,)).fetchone()
-        return int(row[0]) if row else 0
+        return self.feed_states([name])[0]
+
+    def mark_failure_noticed(self, name: str) -> None:
+        with self.write() as conn:
+            conn.execute("UPDATE feeds SET notice_sent = 1 WHERE name = ?", (name,))
 
     def record_not_modified(
         self, name: str, now: float, next_check_at: float, last_modified: str | None
@@ -106,10 +143,50 @@ class FeedStore(Database):
             conn.execute(
                 "UPDATE feeds SET last_poll_at = ?, last_success_at = ?,"
                 " last_status = 'not_modified', last_error = NULL, error_count = 0,"
+                " failing_since = NULL, notice_sent = 0,"
                 " next_check_at = ?, hold_until = NULL,"
                 " last_modified = COALESCE(?, last_modified) WHERE name = ?",
                 (now, now, next_check_at, last_modified, name),
             )
+
+    def note_redirect(
+        self, name: str, target: str | None, now: float, *, times: int, span: float
+    ) -> bool:
+        """Track a permanent redirect (``target``) or its absence (None). When the same
+        target was seen ``times`` times over at least ``span`` seconds, make it the URL
+        that is fetched and return True. Temporary redirects are never learned."""
+        with self.write() as conn:
+            if target is None:
+                conn.execute(
+                    "UPDATE feeds SET redirect_target = NULL, redirect_count = 0,"
+                    " redirect_first_at = NULL WHERE name = ? AND redirect_count > 0",
+                    (name,),
+                )
+                return False
+            row = conn.execute(
+                "SELECT redirect_target, redirect_count, redirect_first_at FROM feeds"
+                " WHERE name = ?",
+                (name,),
+            ).fetchone()
+            if row is None:
+                return False
+            if row[0] != target:
+                count, first = 1, now
+            else:
+                count, first = row[1] + 1, row[2] or now
+            if count >= times and now - first >= span:
+                conn.execute(
+                    "UPDATE feeds SET url = ?, redirect_target = NULL, redirect_count = 0,"
+                    " redirect_first_at = NULL WHERE name = ?",
+                    (target, name),
+                )
+                return True
+            conn.execute(
+                "UPDATE feeds SET redirect_target = ?, redirect_count = ?,"
+                " redirect_first_at = ? WHERE name = ?",
+                (target, count, first, name),
+            )
+            return False
 
     # -- a successful poll --------------------------------------------------------------
 
@@ -176,8 +253,12 @@ class FeedStore(Database):
                 # story appearing twice within this one document.
                 existing.update(keys)
                 key_rows.extend((feed, k, item_id) for k in keys)
+            # Every key still in the document is refreshed (last_seen), so retention only
+            # ever forgets items that have left their feed.
             conn.executemany(
-                "INSERT OR IGNORE INTO item_keys (feed, key, item_id) VALUES (?, ?, ?)", key_rows
+                "INSERT INTO item_keys (feed, key, item_id, last_seen) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (feed, key) DO UPDATE SET last_seen = excluded.last_seen",
+                [(*row, now) for row in key_rows],
             )
             conn.executemany(
                 "INSERT OR IGNORE INTO items (id, feed, title, link, published, first_seen)"
@@ -225,6 +306,7 @@ class FeedStore(Database):
             conn.execute(
                 "UPDATE feeds SET last_poll_at = ?, last_success_at = ?, last_status = 'ok',"
                 " last_error = NULL, error_count = 0, baseline_done = 1, next_check_at = ?,"
+                " failing_since = NULL, notice_sent = 0,"
                 " hold_until = NULL, etag = ?, last_modified = ?,"
                 " items_total = items_total + ? WHERE name = ?",
                 (now, now, next_check_at, etag, last_modified, len(new_items), feed),
@@ -232,3 +314,44 @@ class FeedStore(Database):
             if before_commit is not None:
                 before_commit()
         return PollOutcome(len(new_items), alerts, deliveries)
+
+    # -- housekeeping -----------------------------------------------------------------
+
+    def prune(self, now: float, items_after: float, alerts_after: float) -> dict[str, int]:
+        """Forget identity keys not seen in any poll for ``items_after`` seconds and items
+        first seen that long ago; alerts (with their finished deliveries) after
+        ``alerts_after``. Pending deliveries are never pruned."""
+        with self.write() as conn:
+            keys = conn.execute(
+                "DELETE FROM item_keys WHERE last_seen < ?", (now - items_after,)
+            ).rowcount
+            items = conn.execute(
+                "DELETE FROM items WHERE first_seen < ? AND id NOT IN"
+                " (SELECT item_id FROM item_keys)",
+                (now - items_after,),
+            ).rowcount
+            old = "SELECT id FROM alerts WHERE created_at < ?"
+            pending = "SELECT alert_id FROM outbox WHERE status IN ('pending', 'sending')"
+            outbox = conn.execute(
+                f"DELETE FROM outbox WHERE alert_id IN ({old}) AND alert_id NOT IN ({pending})",
+                (now - alerts_after,),
+            ).rowcount
+            alerts = conn.execute(
+                f"DELETE FROM alerts WHERE id IN ({old}) AND id NOT IN ({pending})",
+                (now - alerts_after,),
+            ).rowcount
+        return {"item_keys": keys, "items": items, "alerts": alerts, "deliveries": outbox}
+
+    def optimize(self) -> None:
+        self.conn.execute("PRAGMA optimize")
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        with self.write() as conn:
+            if value is None:
+                conn.execute("DELETE FROM meta WHERE key = ?", (key,))
+            else:
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def meta(self) -> dict[str, str]:
+        return dict(self.conn.execute("SELECT key, value FROM meta").fetchall())

@@ -180,5 +180,35 @@ class OutboxStore(Database):
             out.append(doc)
         return out
 
+    def alerts_by_day(self, since: float) -> list[tuple[str, str, int]]:
+        """(UTC day, rule id, alerts) since ``since``, for the status page chart."""
+        rows = self.conn.execute(
+            "SELECT date(created_at, 'unixepoch') AS day, rule_id, count(*) FROM alerts"
+            " WHERE created_at >= ? AND kind = 'alert' GROUP BY day, rule_id ORDER BY day",
+            (since,),
+        ).fetchall()
+        return [(r[0], r[1], int(r[2])) for r in rows]
+
+    def health(self, now: float) -> dict[str, Any]:
+        """Numbers for /metrics, /healthz and `newsmon status`."""
+        oldest = self.conn.execute(
+            "SELECT min(next_attempt_at) FROM outbox WHERE status IN ('pending', 'sending')"
+            " AND next_attempt_at <= ?",
+            (now,),
+        ).fetchone()[0]
+        failing = self.conn.execute(
+            "SELECT count(*) FROM feeds WHERE last_status = 'error'"
+        ).fetchone()[0]
+        dead_recent = self.conn.execute(
+            "SELECT count(*) FROM outbox WHERE status = 'dead' AND updated_at >= ?",
+            (now - 86400,),
+        ).fetchone()[0]
+        return {
+            "outbox": self.outbox_counts(),
+            "lag": max(0.0, now - oldest) if oldest is not None else 0.0,
+            "failing": failing,
+            "dead_24h": dead_recent,
+        }
+
     def integrity_ok(self) -> bool:
         return bool(self.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")

@@ -30,6 +30,12 @@ class FeedState:
     last_error: str | None
     error_count: int
     items_total: int
+    source_url: str = ""
+    failing_since: float | None = None
+    notice_sent: bool = False
+    redirect_target: str | None = None
+    redirect_count: int = 0
+    redirect_first_at: float | None = None
 
 
 @dataclass(frozen=True)

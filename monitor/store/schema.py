@@ -11,7 +11,8 @@ def _create_schema(db: sqlite_utils.Database) -> None:
     db.table("feeds").create(
         {
             "name": str,
-            "url": str,
+            "source_url": str,  # as configured
+            "url": str,  # what is fetched: the configured URL or a learned redirect
             "next_check_at": float,
             "hold_until": float,
             "etag": str,
@@ -23,10 +24,22 @@ def _create_schema(db: sqlite_utils.Database) -> None:
             "last_error": str,
             "error_count": int,
             "items_total": int,
+            "failing_since": float,
+            "notice_sent": int,
+            "redirect_target": str,
+            "redirect_count": int,
+            "redirect_first_at": float,
         },
         pk="name",
         not_null={"url", "next_check_at", "baseline_done", "error_count", "items_total"},
-        defaults={"next_check_at": 0, "baseline_done": 0, "error_count": 0, "items_total": 0},
+        defaults={
+            "next_check_at": 0,
+            "baseline_done": 0,
+            "error_count": 0,
+            "items_total": 0,
+            "notice_sent": 0,
+            "redirect_count": 0,
+        },
         if_not_exists=True,
     )
     # Seen-state: one row per identity key. WITHOUT ROWID keeps the key lookup one B-tree
@@ -34,8 +47,10 @@ def _create_schema(db: sqlite_utils.Database) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS item_keys ("
         " feed TEXT NOT NULL, key TEXT NOT NULL, item_id TEXT NOT NULL,"
+        " last_seen REAL NOT NULL DEFAULT 0,"
         " PRIMARY KEY (feed, key)) WITHOUT ROWID"
     )
+    db.table("meta").create({"key": str, "value": str}, pk="key", if_not_exists=True)
     db.table("items").create(
         {
             "id": str,
@@ -105,6 +120,8 @@ def _create_schema(db: sqlite_utils.Database) -> None:
     db.table("alerts").create_index(["created_at"], if_not_exists=True)
     db.table("outbox").create_index(["status", "next_attempt_at"], if_not_exists=True)
     db.table("outbox").create_index(["alert_id"], if_not_exists=True)
+    db.table("items").create_index(["first_seen"], if_not_exists=True)
+    db.execute("CREATE INDEX IF NOT EXISTS item_keys_last_seen ON item_keys (last_seen)")
 
 
 # Index i migrates user_version i -> i+1. Append, never edit a released step.

@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a feed or delivery failed (each reported), or no match 
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from monitor import __version__, admin
+from monitor import __version__, admin, opml
 from monitor import log as logsetup
 from monitor.config import Config, load_config
 from monitor.daemon import Daemon
@@ -23,6 +24,7 @@ from monitor.match import Automaton
 from monitor.rules import RuleSet, check_examples, explain, load_rule
 from monitor.runtime import Runtime, load_all
 from monitor.store import Store
+from monitor.validation import parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "config.yaml"
@@ -274,6 +276,59 @@ def send_test(ctx: click.Context, /, notifier: str, **given: Any) -> None:
         click.echo(f"newsmon: test alert to {notifier} failed: {exc}", err=True)
         sys.exit(1)
     click.echo(f"test alert sent to {notifier}" + (f" ({note})" if note else ""))
+
+
+@cli.command("import-opml")
+@common
+@click.argument("opml_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Feed file to write (default feeds/<opml name>.yaml next to the config).",
+)
+@click.option("--tag", "tags", multiple=True, help="Tag every imported feed (repeatable).")
+@click.option("--interval", default=None, help="Poll interval for the imported feeds, e.g. 30m.")
+@click.option("--dry-run", is_flag=True, help="Show what would be imported; write nothing.")
+@click.pass_context
+def import_opml(
+    ctx: click.Context, /, opml_file: Path, output: Path | None, tags: tuple[str, ...],
+    interval: str | None, dry_run: bool, **given: Any,
+) -> None:  # fmt: skip
+    """Add feeds from a feed reader's OPML export, as a feed file (config.yaml is never
+    rewritten; list the file under feed_files: in config.yaml)."""
+    config = _config_only(ctx, given)
+    entries = opml.read_opml(opml_file)
+    target = output or config.path.parent / "feeds" / f"{opml.slugify(opml_file.stem)}.yaml"
+    if target.exists() and not dry_run:
+        raise click.UsageError(f"{target} exists; choose another --output or remove it")
+    if interval is not None:
+        parse_duration(interval)
+    with click.progressbar(
+        length=len(entries), label="importing", file=sys.stderr, hidden=len(entries) < 200
+    ) as bar:
+        feeds, skipped = opml.plan_import(
+            config, entries, extra_tags=[opml.slugify(t, "") for t in tags], progress=bar.update
+        )
+    for reason in skipped:
+        click.echo(f"skipped: {reason}", err=True)
+    if dry_run:
+        for feed in feeds:
+            click.echo(f"would add {feed.name}: {feed.url}")
+        click.echo(f"{len(feeds)} feeds would be added, {len(skipped)} skipped")
+        return
+    if not feeds:
+        click.echo(f"nothing to import ({len(skipped)} skipped)")
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(opml.render(feeds, opml_file, interval), encoding="utf-8")
+    click.echo(f"wrote {len(feeds)} feeds to {target} ({len(skipped)} skipped)")
+    if not opml.covered(config, target):
+        pattern = os.path.relpath(target.parent, config.path.parent) + "/*.yaml"
+        click.echo(
+            f"add this line to {config.path.name} to use them:  feed_files: [{pattern}]",
+            err=True,
+        )
 
 
 def main() -> None:

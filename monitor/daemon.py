@@ -25,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -34,7 +34,9 @@ from monitor.errors import ConfigError
 from monitor.rules import rule_files
 from monitor.runtime import Loaded, Runtime, load_all
 from monitor.store import Store
-from monitor.web import StatusServer
+
+if TYPE_CHECKING:
+    from monitor.web import StatusServer
 
 log = logging.getLogger("newsmon.daemon")
 
@@ -203,6 +205,9 @@ class Daemon:
         self.store.set_meta("reload_error", None)
         metrics.watch_store(self._snapshot)
         if self.http is not None:
+            # Imported only when asked for: the page code is not needed otherwise.
+            from monitor.web import StatusServer  # noqa: PLC0415
+
             self.web = StatusServer(self.http[0], self.http[1], config.database, self.info)
             self.web.start()
             log.info("status page on http://%s:%d/", self.web.host, self.web.port)

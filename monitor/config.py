@@ -115,6 +115,7 @@ class PollConfig(Strict):
     notify_after_failures: int = Field(default=5, ge=1)
     notify_after: Duration = 6 * 3600.0
     learn_redirects: bool = True
+    allow_private_redirects: bool = False
 
 
 class DeliveryConfig(Strict):

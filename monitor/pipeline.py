@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -96,18 +97,25 @@ async def poll_feed(
             for m in rules.match(item.fields(), feed.name, feed.tags)
         ]
 
-    outcome: PollOutcome = store.record_poll(
-        feed.name,
-        parsed.items,
-        route,
-        now=now,
-        alert=not baseline,
-        title_window=config.dedupe.title_window,
-        next_check_at=now + delay,
-        etag=fetched.etag,
-        last_modified=fetched.last_modified,
-        before_commit=lambda: crash_point("before_commit"),
-    )
+    try:
+        outcome: PollOutcome = store.record_poll(
+            feed.name,
+            parsed.items,
+            route,
+            now=now,
+            alert=not baseline,
+            title_window=config.dedupe.title_window,
+            next_check_at=now + delay,
+            etag=fetched.etag,
+            last_modified=fetched.last_modified,
+            before_commit=lambda: crash_point("before_commit"),
+        )
+    except sqlite3.OperationalError as exc:
+        # Disk full, I/O error, locked past busy_timeout: nothing was committed, so no
+        # alert exists without its outbox row. The feed's lease runs out and it is
+        # polled again; its items are still new then.
+        log.error("feed %s: could not record the poll: database error: %s", feed.name, exc)
+        return PollReport(feed.name, "error", error=f"database error: {exc}")
     crash_point("after_commit")
     metrics.ITEMS.labels(feed.name).inc(outcome.new_items)
     for made in outcome.alerts:

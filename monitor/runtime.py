@@ -19,6 +19,7 @@ from monitor.deliver import DeliveryReport, deliver_due
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.notify import build_notifiers, http_client
+from monitor.parse import check_expat
 from monitor.pipeline import PollReport, poll_feed
 from monitor.rules import RuleSet, check_examples, check_rules, load_rules
 from monitor.store import Store
@@ -34,6 +35,7 @@ class Loaded:
 
 def load_all(path: Path, *, examples: bool = True) -> Loaded:
     """Config plus every rule, fully validated; raise ConfigError listing every problem."""
+    check_expat()
     config = load_config(path)
     rules, problems = load_rules(config.rules_dir)
     cross = check_rules(rules, config)
@@ -63,6 +65,7 @@ class Runtime:
                 read_timeout=poll.read_timeout,
                 max_body=poll.max_body,
                 user_agent=poll.user_agent,
+                allow_private_redirects=poll.allow_private_redirects,
             )
         )
         self.http = http_client(poll.user_agent)

@@ -18,7 +18,7 @@ from monitor.text import clean, safe_url
 
 DAY = 86400
 CHART_DAYS = 14
-_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 # Okabe-Ito / Tableau-like colours that stay distinct for colour-blind readers.
 PALETTE = (
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2",
@@ -61,6 +61,7 @@ tbody tr:last-child td{border-bottom:0}
 tbody tr:nth-child(even){background:#fafbfc}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 td.time{white-space:nowrap;font-variant-numeric:tabular-nums}
+td.nw{white-space:nowrap}
 td.err{color:var(--bad);max-width:340px;overflow-wrap:anywhere}
 .host{display:block;color:var(--muted);font-size:12px}
 a{color:#1d4ed8;text-decoration:none}a:hover{text-decoration:underline}
@@ -99,12 +100,14 @@ def span(seconds: float) -> str:
     return f"{s // DAY} d {s % DAY // 3600} h"
 
 
-def relative(ts: float | None, now: float) -> str:
+def relative(ts: float | None, now: float, *, future: bool = False) -> str:
     """``<span title="UTC time">5 s ago</span>`` (or ``in 5 s``, ``due``, ``-``)."""
     if not ts:
         return '<span class="muted">-</span>'
     delta = ts - now
     text = f"in {span(delta)}" if delta >= 1 else "due" if delta > -1 else f"{span(-delta)} ago"
+    if future and delta <= -1:
+        text = "due" if delta > -60 else f"overdue {span(-delta)}"
     return f'<span title="{esc(utc(ts))} UTC">{esc(text)}</span>'
 
 
@@ -148,10 +151,12 @@ def _tiles(info: dict[str, Any], health: dict[str, Any], never: int, alerts_14d:
         (len(info.get("rules", [])), f"rules · {len(info.get('notifiers', []))} notifiers"),
         (alerts_14d, f"alerts in the last {CHART_DAYS} days"),
         (outbox.get("sent", 0), f"delivered · {pending} pending"),
-        (outbox.get("dead", 0), f"dead deliveries · {health.get('dead_24h', 0)} in 24 h"),
-        (f"{float(health.get('lag', 0.0)):.0f} s", "delivery lag"),
+        (outbox.get("dead", 0), f"dead · {health.get('dead_24h', 0)} in the last 24 h"),
+        (span(float(health.get("lag", 0.0))), "delivery lag (oldest due)"),
     ]  # fmt: skip
-    cells = "".join(f'<div class="tile"><b>{esc(v)}</b><span>{esc(t)}</span></div>' for v, t in tiles)
+    cells = "".join(
+        f'<div class="tile"><b>{esc(v)}</b><span>{esc(t)}</span></div>' for v, t in tiles
+    )
     return f'<div class="tiles">{cells}</div>'
 
 
@@ -160,7 +165,9 @@ def _feed_status(state: FeedState | None, now: float) -> str:
         return badge("never polled", "idle", "configured, but not polled yet")
     if state.last_status == "error":
         held = state.hold_until and state.hold_until > now
-        return badge("error", "bad", f"backing off until {utc(state.hold_until)} UTC" if held else None)
+        return badge(
+            "error", "bad", f"backing off until {utc(state.hold_until)} UTC" if held else None
+        )
     if state.last_status == "ok":
         return badge("ok", "ok")
     if state.last_status == "not_modified":
@@ -186,7 +193,7 @@ def _feeds(configured: Sequence[str], states: Sequence[FeedState], now: float) -
             f'<tr><td><b>{esc(name)}</b><span class="host">{esc(host)}</span></td>'
             f"<td>{_feed_status(s, now)}</td>"
             f'<td class="time">{relative(s.last_poll_at if s else None, now)}</td>'
-            f'<td class="time">{relative(s.next_check_at if s else None, now)}</td>'
+            f'<td class="time">{relative(s.next_check_at if s else None, now, future=True)}</td>'
             f'<td class="num">{s.items_total if s else 0}</td>'
             f'<td class="num">{s.error_count if s else 0}</td>'
             f'<td class="err" title="{esc(s.last_error if s else "")}">{esc(error)}</td></tr>'
@@ -237,8 +244,9 @@ def _alerts(alerts: Sequence[dict[str, Any]]) -> str:
             '<span class="muted">no notifier</span>'
         )
         rows.append(
-            f'<tr><td class="time">{esc(utc(a.get("created_at")))}</td><td>{rule}</td>'
-            f"<td>{esc(a.get('feed'))}</td><td>{title}</td><td>{deliveries}</td></tr>"
+            f'<tr><td class="time">{esc(utc(a.get("created_at")))}</td><td class="nw">{rule}</td>'
+            f'<td class="nw">{esc(a.get("feed"))}</td><td>{title}</td>'
+            f'<td class="nw">{deliveries}</td></tr>'
         )
     if not rows:
         rows.append('<tr><td colspan="5" class="muted">No alerts yet.</td></tr>')
@@ -261,7 +269,7 @@ def _nice_step(top: int) -> int:
     for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000):
         if top / step <= 5:
             return step
-    return 10 ** len(str(top // 5))
+    return int(10 ** len(str(top // 5)))
 
 
 def _chart(by_day: Sequence[tuple[str, str, int]], now: float) -> tuple[str, int]:
@@ -272,7 +280,7 @@ def _chart(by_day: Sequence[tuple[str, str, int]], now: float) -> tuple[str, int
     totals = [sum(counts.get((d, r), 0) for r in rules) for d in days]
     step = _nice_step(max(totals, default=0) or 1)
     top = max(step, -(-max(totals, default=0) // step) * step)
-    width, height, left, right, pad_top, bottom = 1160, 240, 44, 10, 12, 34
+    width, height, left, right, pad_top, bottom = 1160, 210, 44, 10, 14, 30
     plot_w, plot_h = width - left - right, height - pad_top - bottom
     slot = plot_w / len(days)
     bar = slot * 0.62
@@ -316,9 +324,12 @@ def _chart(by_day: Sequence[tuple[str, str, int]], now: float) -> tuple[str, int
         f'<text x="12" y="{pad_top + plot_h / 2:.0f}" text-anchor="middle" '
         f'transform="rotate(-90 12 {pad_top + plot_h / 2:.0f})">alerts</text></g></svg>'
     )
-    legend = "".join(
-        f'<span><i class="sw" style="background:{colour[r]}"></i>{esc(r)}</span>' for r in rules
-    ) or '<span class="muted">No alerts in this period.</span>'
+    legend = (
+        "".join(
+            f'<span><i class="sw" style="background:{colour[r]}"></i>{esc(r)}</span>' for r in rules
+        )
+        or '<span class="muted">No alerts in this period.</span>'
+    )
     head = "".join(f'<th class="num">{esc(d[5:])}</th>' for d in days)
     body = "".join(
         f"<tr><td>{esc(r)}</td>"
@@ -356,9 +367,9 @@ def render_page(
         + _banner(info.get("reload_error"))
         + _tiles(info, health, never, alerts_14d)
         + _feeds(configured, states, now)
-        + _alerts(alerts)
         + chart
-        + '<footer>Read-only view · refreshes every 30 s · '
+        + _alerts(alerts)
+        + "<footer>Read-only view · refreshes every 30 s · "
         '<a href="/metrics">/metrics</a> · <a href="/healthz">/healthz</a></footer></main>'
     )
     return (

@@ -21,7 +21,8 @@ from monitor.config import Config, load_config
 from monitor.daemon import Daemon
 from monitor.errors import ConfigError, DeliveryError, NewsmonError, StateError
 from monitor.match import Automaton
-from monitor.rules import RuleSet, check_examples, explain, load_rule
+from monitor.rules import RuleSet, check_examples, load_rule
+from monitor.ruletree import explain
 from monitor.runtime import Runtime, load_all
 from monitor.store import Store
 from monitor.validation import parse_duration

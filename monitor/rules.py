@@ -19,83 +19,11 @@ from pydantic import Field
 from monitor.config import SLUG, Config
 from monitor.errors import ConfigError, Problem
 from monitor.match import Automaton, normalize, union
+from monitor.ruletree import Group, Term, evaluate
 from monitor.validation import Digest, Strict, validate
 from monitor.yamlfile import KeyPath, Marks, load_yaml
 
 MAX_DEPTH = 8
-
-
-@dataclass(frozen=True)
-class Term:
-    written: str
-    key: int
-
-
-@dataclass(frozen=True)
-class Group:
-    any: tuple[Term | Group, ...] = ()
-    all: tuple[Term | Group, ...] = ()
-    none: tuple[Term | Group, ...] = ()
-
-    def terms(self) -> Iterable[Term]:
-        for node in (*self.any, *self.all, *self.none):
-            if isinstance(node, Term):
-                yield node
-            else:
-                yield from node.terms()
-
-    def positive_keys(self) -> set[int]:
-        out: set[int] = set()
-        for node in (*self.any, *self.all):
-            if isinstance(node, Term):
-                out.add(node.key)
-            else:
-                out |= node.positive_keys()
-        return out
-
-
-def evaluate(node: Term | Group, hits: set[int], matched: list[str]) -> bool:
-    """Is ``node`` satisfied by ``hits``? Appends the positive terms that hit."""
-    if isinstance(node, Term):
-        if node.key in hits:
-            matched.append(node.written)
-            return True
-        return False
-    scratch: list[str] = []
-    if node.any and not [evaluate(n, hits, scratch) for n in node.any].count(True):
-        return False
-    if node.all and not all([evaluate(n, hits, scratch) for n in node.all]):
-        return False
-    if any(evaluate(n, hits, []) for n in node.none):
-        return False
-    matched.extend(scratch)
-    return True
-
-
-def explain(node: Term | Group, hits: set[int], indent: str = "  ") -> list[str]:
-    """Human-readable trace of how ``node`` evaluated, one line per term and clause."""
-    lines: list[str] = []
-    for clause in ("any", "all", "none"):
-        elements: tuple[Term | Group, ...] = getattr(node, clause)
-        if not elements:
-            continue
-        results = [evaluate(n, hits, []) for n in elements]
-        if clause == "any":
-            ok = any(results)
-        elif clause == "all":
-            ok = all(results)
-        else:
-            ok = not any(results)
-        verdict = "satisfied" if ok else ("VETOED" if clause == "none" else "not satisfied")
-        lines.append(f"{indent}{clause}: {verdict}")
-        for element, hit in zip(elements, results, strict=True):
-            if isinstance(element, Term):
-                mark = "hit " if hit else "miss"
-                lines.append(f"{indent}  [{mark}] {element.written!r}")
-            else:
-                lines.append(f"{indent}  group: {'true' if hit else 'false'}")
-                lines.extend(explain(element, hits, indent + "    "))
-    return lines
 
 
 class _Examples(Strict):

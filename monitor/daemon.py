@@ -206,7 +206,7 @@ class Daemon:
         metrics.watch_store(self._snapshot)
         if self.http is not None:
             # Imported only when asked for: the page code is not needed otherwise.
-            from monitor.web import StatusServer  # noqa: PLC0415
+            from monitor.web import StatusServer
 
             self.web = StatusServer(self.http[0], self.http[1], config.database, self.info)
             self.web.start()

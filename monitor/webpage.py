@@ -105,9 +105,12 @@ def relative(ts: float | None, now: float, *, future: bool = False) -> str:
     if not ts:
         return '<span class="muted">-</span>'
     delta = ts - now
-    text = f"in {span(delta)}" if delta >= 1 else "due" if delta > -1 else f"{span(-delta)} ago"
-    if future and delta <= -1:
+    if delta >= 1:
+        text = f"in {span(delta)}"
+    elif future:
         text = "due" if delta > -60 else f"overdue {span(-delta)}"
+    else:
+        text = "just now" if delta > -1 else f"{span(-delta)} ago"
     return f'<span title="{esc(utc(ts))} UTC">{esc(text)}</span>'
 
 
@@ -142,14 +145,23 @@ def _banner(error: str | None) -> str:
     )
 
 
-def _tiles(info: dict[str, Any], health: dict[str, Any], never: int, alerts_14d: int) -> str:
+def _s(n: int, word: str) -> str:
+    """``word`` in the plural unless ``n`` is 1."""
+    return word if n == 1 else word + "s"
+
+
+def _tiles(
+    info: dict[str, Any], health: dict[str, Any], failing: int, never: int, alerts: int
+) -> str:
     outbox: dict[str, int] = health.get("outbox", {})
     pending = outbox.get("pending", 0) + outbox.get("sending", 0)
+    feeds, rules = len(info.get("feeds", [])), len(info.get("rules", []))
+    notifiers = len(info.get("notifiers", []))
     tiles = [
-        (len(info.get("feeds", [])), f"feeds · {health.get('failing', 0)} failing"
+        (feeds, f"{_s(feeds, 'feed')} · {failing} failing"
          + (f" · {never} never polled" if never else "")),
-        (len(info.get("rules", [])), f"rules · {len(info.get('notifiers', []))} notifiers"),
-        (alerts_14d, f"alerts in the last {CHART_DAYS} days"),
+        (rules, f"{_s(rules, 'rule')} · {notifiers} {_s(notifiers, 'notifier')}"),
+        (alerts, f"{_s(alerts, 'alert')} in the last {CHART_DAYS} days"),
         (outbox.get("sent", 0), f"delivered · {pending} pending"),
         (outbox.get("dead", 0), f"dead · {health.get('dead_24h', 0)} in the last 24 h"),
         (span(float(health.get("lag", 0.0))), "delivery lag (oldest due)"),
@@ -360,12 +372,13 @@ def render_page(
     configured: list[str] = list(info.get("feeds", []))
     by_name = {s.name: s for s in states}
     never = sum(1 for n in configured if n not in by_name or not by_name[n].last_poll_at)
+    failing = sum(1 for n in configured if n in by_name and by_name[n].last_status == "error")
     chart, alerts_14d = _chart(by_day, now)
     body = (
         _header(info, now)
         + "<main>"
         + _banner(info.get("reload_error"))
-        + _tiles(info, health, never, alerts_14d)
+        + _tiles(info, health, failing, never, alerts_14d)
         + _feeds(configured, states, now)
         + chart
         + _alerts(alerts)

@@ -143,7 +143,16 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
         finally:
             await runtime.aclose()
         failed = [p for p in polls if p.status == "error"]
-        held = len([f for f in loaded.config.feeds if f.enabled]) - len(polls)
+        polled = {p.feed for p in polls}
+        enabled = [f.name for f in loaded.config.feeds if f.enabled]
+        held = len(enabled) - len(polled)
+        # A feed skipped because of its error backoff is still failing: say so in the
+        # exit code, or cron would see success while every feed is down.
+        still_failing = [
+            s.name
+            for s in store.feed_states([n for n in enabled if n not in polled])
+            if s.last_status == "error"
+        ]
         summary = (
             f"newsmon: {len(polls)} feeds polled ({len(failed)} failed"
             + (f", {held} held by backoff/Retry-After; --force polls them" if held else "")
@@ -151,7 +160,11 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
             + (f", {report.retry} to retry, {report.dead} failed for good" if report.failed else "")
         )
         click.echo(summary, err=True)
-        return 1 if failed or report.failed else 0
+        if still_failing:
+            click.echo(
+                f"newsmon: still failing (held by backoff): {', '.join(still_failing)}", err=True
+            )
+        return 1 if failed or still_failing or report.failed else 0
 
     try:
         code = asyncio.run(cycle())
@@ -182,9 +195,16 @@ def check(ctx: click.Context, /, **given: Any) -> None:
 @cli.command("test-rule")
 @common
 @click.argument("rule_file", type=click.Path(path_type=Path))
-@click.option("--text", required=True, help="Text to test (counted as title and summary).")
+@click.option("--text", required=True, help="Text to test.")
+@click.option(
+    "--field",
+    type=click.Choice(["any", "title", "summary", "content"]),
+    default="any",
+    show_default=True,
+    help="Which item field the text stands for; 'any' = every field the rule reads.",
+)
 @click.pass_context
-def test_rule(ctx: click.Context, /, rule_file: Path, text: str, **given: Any) -> None:
+def test_rule(ctx: click.Context, /, rule_file: Path, text: str, field: str, **given: Any) -> None:
     """Does TEXT match the rule in RULE_FILE? Explain which terms and clauses decided it.
 
     Exit 0 = match, 1 = no match, 2 = error (like grep).
@@ -197,7 +217,7 @@ def test_rule(ctx: click.Context, /, rule_file: Path, text: str, **given: Any) -
         _fail_config(exc)
         return
     ruleset = RuleSet([rule], automaton)
-    ok, matched, hits = ruleset.match_text(rule, text)
+    ok, matched, hits = ruleset.match_text(rule, text, field)
     click.echo(f"{'MATCH' if ok else 'NO MATCH'}: rule {rule.id} ({rule.title})")
     if matched:
         click.echo("matched terms: " + ", ".join(repr(m) for m in dict.fromkeys(matched)))
@@ -304,7 +324,10 @@ def import_opml(
     if target.exists() and not dry_run:
         raise click.UsageError(f"{target} exists; choose another --output or remove it")
     if interval is not None:
-        parse_duration(interval)
+        try:
+            parse_duration(interval)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--interval") from None
     with click.progressbar(
         length=len(entries), label="importing", file=sys.stderr, hidden=len(entries) < 200
     ) as bar:

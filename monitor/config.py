@@ -6,6 +6,8 @@ are collected before failing, so one run of ``newsmon check`` shows them all.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from pydantic import Field, field_validator
 
 from monitor import __version__
 from monitor.errors import ConfigError, Problem
-from monitor.validation import Digest, Duration, Size, Strict, validate
+from monitor.validation import Count, Digest, Duration, Size, Strict, validate
 from monitor.yamlfile import KeyPath, Marks, load_yaml
 
 SLUG = r"^[a-z0-9][a-z0-9._-]{0,63}$"
@@ -33,6 +35,16 @@ class FeedConfig(Strict):
     tags: list[str] = []
     enabled: bool = True
     backfill: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", url)
+        if scheme and scheme.group(1).lower() not in ("http", "https", "file"):
+            raise ValueError(
+                f"unsupported URL scheme {scheme.group(1)}: (use http(s)://, file:// or a path)"
+            )
+        return url
 
     @field_validator("tags")
     @classmethod
@@ -53,6 +65,20 @@ class WebhookNotifier(Strict):
     kind: Literal["webhook"]
     url: str = Field(pattern=r"^https?://")
     secret: str | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, secret: str | None) -> str | None:
+        if secret is not None and secret.startswith("whsec_"):
+            try:
+                body = secret.removeprefix("whsec_")
+                base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(
+                    "a whsec_ secret must be base64 after the prefix (Standard Webhooks)"
+                ) from None
+        return secret
+
     timeout: Duration = 15.0
     digest: Digest = 0.0
 
@@ -67,7 +93,7 @@ class SlackNotifier(Strict):
 class EmailNotifier(Strict):
     kind: Literal["email"]
     host: str = Field(min_length=1)
-    port: int | None = None
+    port: Count | None = None
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = None
     password: str | None = None
@@ -108,11 +134,11 @@ class PollConfig(Strict):
     connect_timeout: Duration = 10.0
     read_timeout: Duration = 20.0
     max_body: Size = 10 * 1024 * 1024
-    max_entries: int = Field(default=500, ge=1)
-    concurrency: int = Field(default=16, ge=1, le=256)
-    per_host: int = Field(default=2, ge=1, le=64)
+    max_entries: Count = Field(default=500, ge=1)
+    concurrency: Count = Field(default=16, ge=1, le=256)
+    per_host: Count = Field(default=2, ge=1, le=64)
     user_agent: str = DEFAULT_USER_AGENT
-    notify_after_failures: int = Field(default=5, ge=1)
+    notify_after_failures: Count = Field(default=5, ge=1)
     notify_after: Duration = 6 * 3600.0
     learn_redirects: bool = True
     allow_private_redirects: bool = False
@@ -120,7 +146,7 @@ class PollConfig(Strict):
 
 class DeliveryConfig(Strict):
     tick: Duration = 15.0
-    max_attempts: int = Field(default=12, ge=1)
+    max_attempts: Count = Field(default=12, ge=1)
     max_age: Duration = 86400.0
     backoff_base: Duration = 5.0
     backoff_cap: Duration = 3600.0
@@ -187,10 +213,6 @@ def expand_env(data: Any, marks: Marks, path: KeyPath = ()) -> tuple[Any, list[P
     """Replace ``${VAR}`` in every string with the environment's value."""
     problems: list[Problem] = []
     if isinstance(data, str):
-        whole = _ENV.fullmatch(data.strip())
-        if whole and re.fullmatch(r"-?\d+", os.environ.get(whole.group(1), "")):
-            # `port: ${SMTP_PORT}` means a number: environment values are always text.
-            return int(os.environ[whole.group(1)]), problems
 
         def sub(m: re.Match[str]) -> str:
             value = os.environ.get(m.group(1))
@@ -289,8 +311,10 @@ def _feed_files(
             problems += errors
             paths.append(file)
             for feed in parsed.feeds if parsed is not None else []:
-                local = not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", feed.url)
-                absolute = str((file.parent / feed.url).resolve())
+                local = not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", feed.url) or (
+                    feed.url.startswith("file://")
+                )
+                absolute = str((file.parent / feed.url.removeprefix("file://")).resolve())
                 out.append(
                     (feed.model_copy(update={"url": absolute}) if local else feed, file_marks)
                 )

@@ -73,6 +73,7 @@ class Daemon:
         self.signature = files_signature(loaded)
         self.http = http
         self.web: StatusServer | None = None
+        self.scheduler: AsyncIOScheduler | None = None
 
     @property
     def store(self) -> Store:
@@ -143,8 +144,16 @@ class Daemon:
         if loaded.config.database != self.runtime.config.database:
             self._reload_failed(["the database path cannot change while running; restart"])
             return
+        old = self.runtime.config
         self.runtime.replace(loaded)
         self.signature = files_signature(loaded)
+        if self.scheduler is not None:
+            for job_id, before, after in (
+                ("poll", old.poll.tick, loaded.config.poll.tick),
+                ("deliver", old.delivery.tick, loaded.config.delivery.tick),
+            ):
+                if before != after:
+                    self.scheduler.reschedule_job(job_id, trigger="interval", seconds=after)
         self.reload_error = None
         self.store.set_meta("reload_error", None)
         metrics.RELOADS.labels("ok").inc()
@@ -180,10 +189,13 @@ class Daemon:
         scheduler = AsyncIOScheduler(timezone="UTC")
         now = datetime.fromtimestamp(time.time(), UTC)
 
-        def add(job: Callable[[], Awaitable[None]], every: float, first: datetime | None) -> None:
+        def add(
+            job_id: str, job: Callable[[], Awaitable[None]], every: float, first: datetime | None
+        ) -> None:
             scheduler.add_job(
                 job,
                 "interval",
+                id=job_id,
                 seconds=every,
                 next_run_time=first,
                 misfire_grace_time=max(1, int(every)),
@@ -191,10 +203,10 @@ class Daemon:
                 coalesce=True,
             )
 
-        add(self._tracked(self.polls, self._poll), config.poll.tick, now)
-        add(self._tracked(self.sends, self.runtime.deliver), config.delivery.tick, now)
-        add(self._watch, WATCH_EVERY, None)
-        add(self._housekeeping, HOUSEKEEPING_EVERY, now)
+        add("poll", self._tracked(self.polls, self._poll), config.poll.tick, now)
+        add("deliver", self._tracked(self.sends, self.runtime.deliver), config.delivery.tick, now)
+        add("watch", self._watch, WATCH_EVERY, None)
+        add("housekeeping", self._housekeeping, HOUSEKEEPING_EVERY, now)
         return scheduler
 
     async def run(self) -> int:
@@ -206,12 +218,18 @@ class Daemon:
         metrics.watch_store(self._snapshot)
         if self.http is not None:
             # Imported only when asked for: the page code is not needed otherwise.
-            from monitor.web import StatusServer
+            from monitor.web import StatusServer  # noqa: PLC0415
 
             self.web = StatusServer(self.http[0], self.http[1], config.database, self.info)
-            self.web.start()
-            log.info("status page on http://%s:%d/", self.web.host, self.web.port)
-        scheduler = self._schedule()
+            try:
+                self.web.start()
+            except OSError as exc:
+                log.error("%s", exc)
+                await self.runtime.aclose()
+                return 1
+            host = f"[{self.web.host}]" if ":" in self.web.host else self.web.host
+            log.info("status page on http://%s:%d/", host, self.web.port)
+        scheduler = self.scheduler = self._schedule()
         scheduler.start()
         log.info(
             "newsmon %s running: %d feeds, %d rules, notifiers %s, database %s",

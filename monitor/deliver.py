@@ -120,7 +120,8 @@ class _Run:
         label = self._label(unit)
         for row in unit:
             attempts = row.attempts + 1
-            too_old = now - row.alert.created_at > self.policy.max_age
+            # A digest row only became due at the end of its window: count from there.
+            too_old = now - row.alert.created_at - row.digest > self.policy.max_age
             if attempts >= self.policy.max_attempts or too_old:
                 why = "max age" if too_old else f"{attempts} attempts"
                 self._dead(row, f"{exc} (gave up after {why})")

@@ -257,8 +257,14 @@ class RuleSet:
                 results.append(MatchResult(rule, tuple(dict.fromkeys(matched))))
         return results
 
-    def match_text(self, rule: Rule, text: str) -> tuple[bool, list[str], set[int]]:
-        """Does free text (counted as every field the rule reads) match ``rule``?"""
+    def match_text(
+        self, rule: Rule, text: str, field: str = "any"
+    ) -> tuple[bool, list[str], set[int]]:
+        """Does free text match ``rule``? ``field="any"`` counts the text as every field the
+        rule reads; a field name counts it as that field only (the rule's ``fields``
+        decide whether it is read at all)."""
+        if field != "any" and field not in rule.fields:
+            return False, [], set()
         hits = self.automaton.find(normalize(text))
         matched: list[str] = []
         return evaluate(rule.root, hits, matched), matched, hits

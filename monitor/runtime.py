@@ -57,22 +57,11 @@ class Runtime:
     def __init__(self, loaded: Loaded, store: Store) -> None:
         self.loaded = loaded
         self.store = store
-        poll = loaded.config.poll
-        self.fetcher = Fetcher(
-            FetchLimits(
-                timeout=poll.timeout,
-                connect_timeout=poll.connect_timeout,
-                read_timeout=poll.read_timeout,
-                max_body=poll.max_body,
-                user_agent=poll.user_agent,
-                allow_private_redirects=poll.allow_private_redirects,
-            )
-        )
-        self.http = http_client(poll.user_agent)
+        self.fetcher = self._fetcher()
+        self.http = http_client(loaded.config.poll.user_agent)
         self.notifiers = build_notifiers(loaded.config, self.http)
-        self._hosts: dict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(poll.per_host)
-        )
+        self._hosts = self._host_gates()
+        self._closing: set[asyncio.Future[None]] = set()
         self.sync_feeds()
 
     @property
@@ -83,11 +72,39 @@ class Runtime:
         feeds = [(f.name, self.config.feed_source(f)) for f in self.config.feeds]
         self.store.sync_feeds(feeds, time.time())
 
+    def _fetcher(self) -> Fetcher:
+        poll = self.loaded.config.poll
+        return Fetcher(
+            FetchLimits(
+                timeout=poll.timeout,
+                connect_timeout=poll.connect_timeout,
+                read_timeout=poll.read_timeout,
+                max_body=poll.max_body,
+                user_agent=poll.user_agent,
+                allow_private_redirects=poll.allow_private_redirects,
+            )
+        )
+
+    def _host_gates(self) -> defaultdict[str, asyncio.Semaphore]:
+        per_host = self.loaded.config.poll.per_host
+        return defaultdict(lambda: asyncio.Semaphore(per_host))
+
     def replace(self, loaded: Loaded) -> None:
-        """Swap in a new, already validated config and rule set (SIGHUP reload)."""
+        """Swap in a new, already validated config and rule set (SIGHUP reload). Polls
+        already running finish with the old settings; new ones use the new."""
+        old = self.loaded.config.poll
         self.loaded = loaded
         self.notifiers = build_notifiers(loaded.config, self.http)
+        if loaded.config.poll != old:
+            previous = self.fetcher
+            self.fetcher = self._fetcher()
+            self._hosts = self._host_gates()
+            self._closing.add(asyncio.ensure_future(self._close_later(previous)))
         self.sync_feeds()
+
+    async def _close_later(self, fetcher: Fetcher) -> None:
+        await asyncio.sleep(self.loaded.config.poll.timeout + 5)  # let running polls end
+        await fetcher.aclose()
 
     async def poll(self, *, all_now: bool = False, force: bool = False) -> list[PollReport]:
         config = self.config
@@ -124,5 +141,7 @@ class Runtime:
         return await deliver_due(self.store, self.notifiers, self.config)
 
     async def aclose(self) -> None:
+        for pending in self._closing:
+            pending.cancel()
         await self.fetcher.aclose()
         await self.http.aclose()

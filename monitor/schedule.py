@@ -90,7 +90,9 @@ def delivery_backoff(
     retry_after: float | None = None,
     rng: random.Random | None = None,
 ) -> float:
-    """Full-jitter exponential backoff for deliveries, floored by the receiver's Retry-After."""
+    """Exponential backoff for deliveries with "equal jitter" (a random point in the upper
+    half of the step, so retries spread out but never come back at once), floored by the
+    receiver's Retry-After."""
     ceiling = min(cap, base * (2 ** min(max(attempts - 1, 0), 30)))
     delay: float = (rng or random).uniform(ceiling / 2, ceiling)
     if retry_after is not None:

@@ -81,7 +81,15 @@ def parse_digest(value: Any) -> float:
     return seconds
 
 
+def _count(value: Any) -> Any:
+    # `port: ${SMTP_PORT}`: environment values are text; a whole decimal number is an int.
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    return value
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+Count = Annotated[int, BeforeValidator(_count)]
 Digest = Annotated[float, BeforeValidator(parse_digest)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 
@@ -128,6 +136,14 @@ def _message(err: Any) -> str:
         return f"expected a mapping, got {_describe(value)}"
     if kind == "literal_error":
         return str(err["msg"]).replace("Input should be", "expected")
+    if kind == "string_pattern_mismatch":
+        pattern = str(err.get("ctx", {}).get("pattern", ""))
+        if pattern.startswith("^[a-z0-9]"):
+            return f"{value!r}: use lower-case letters, digits, . _ - (up to 64)"
+        if "https?" in pattern:
+            return f"{value!r} must start with http:// or https://"
+        if "@" in pattern:
+            return f"{value!r} is not an email address"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
     return str(err["msg"])

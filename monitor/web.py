@@ -160,10 +160,16 @@ class StatusServer:
 
     def start(self) -> None:
         """Bind (``port`` 0 picks a free one) and serve; ``host``/``port`` become the
-        bound address. Raises ``OSError`` when the address cannot be bound."""
+        bound address. Raises ``OSError`` (one clear line) when it cannot bind."""
         if self._server is not None:
             return
-        server = _Server(self.host, self.port, self.db_path, self.info)
+        try:
+            server = _Server(self.host, self.port, self.db_path, self.info)
+        except OSError as exc:
+            raise OSError(
+                exc.errno,
+                f"cannot serve the status page on {self.host}:{self.port}: {exc.strerror}",
+            ) from None
         self.host, self.port = str(server.server_address[0]), int(server.server_address[1])
         self._server = server
         self._thread = threading.Thread(

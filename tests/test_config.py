@@ -192,7 +192,7 @@ FEED = "feeds:\n  - name: a\n    url: a.xml\n"
             "feeds:\n  - name: Yonhap NK\n    url: a.xml\n",
             2,
             "feeds[0].name",
-            "String should match",
+            "use lower-case letters, digits",
             id="feed-name-slug",
         ),
         pytest.param(

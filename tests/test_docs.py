@@ -39,7 +39,7 @@ from monitor.config import (
 from monitor.match import Automaton
 from monitor.models import Alert, Delivery, Item
 from monitor.notify import KINDS
-from monitor.notify.payload import alert_document
+from monitor.notify.payload import alert_document, digest_document
 from monitor.notify.webhook import WebhookSender
 from monitor.rules import RuleSet, _RuleFile, check_examples, load_rule
 from monitor.yamlfile import load_yaml_text
@@ -314,18 +314,26 @@ def test_yaml_example(
 
 
 def _keys(value: Any) -> Any:
+    """The shape of a JSON document: its keys, recursively (lists by their first element)."""
     if isinstance(value, dict):
         return {k: _keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_keys(value[0])] if value and isinstance(value[0], dict) else []
     return None
 
 
-def test_json_examples_parse_and_the_alert_body_has_the_sent_shape() -> None:
-    blocks = code_blocks("json")
-    documents = [json.loads(text) for _, text in blocks]
-    alerts = [d for d in documents if isinstance(d, dict) and d.get("type") == "alert"]
-    assert alerts, "README.md shows no webhook body"
-    for doc in alerts:
-        assert _keys(doc) == _keys(alert_document(sample_delivery()))
+def test_json_examples_parse_and_have_the_sent_shape() -> None:
+    sent = {
+        "alert": alert_document(sample_delivery()),
+        "digest": digest_document([sample_delivery()]),
+    }
+    documents = [json.loads(text) for _, text in code_blocks("json")]
+    shown = {d.get("type") for d in documents if isinstance(d, dict)}
+    assert set(sent) <= shown, f"README.md shows no webhook body of type {set(sent) - shown}"
+    for doc in documents:
+        assert isinstance(doc, dict), doc
+        assert doc.get("type") in sent, doc
+        assert _keys(doc) == _keys(sent[doc["type"]]), f"README body of type {doc['type']}"
 
 
 def _send_webhook(secret: str | None) -> httpx.Request:

@@ -24,8 +24,10 @@ from monitor.notify.payload import alert_body, digest_document, digest_id, encod
 def secret_key(secret: str) -> bytes:
     """``whsec_<base64>`` is decoded as the Standard Webhooks spec says; else UTF-8 bytes."""
     if secret.startswith("whsec_"):
+        body = secret.removeprefix("whsec_")
         try:
-            return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            # Padding is optional in practice; the reference library adds it too.
+            return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
         except (binascii.Error, ValueError):
             pass
     return secret.encode("utf-8")

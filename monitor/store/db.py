@@ -67,7 +67,7 @@ class Database:
     def _acquire_lock(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        handle = open(lock_path, "a+")
+        handle = open(lock_path, "a+")  # noqa: SIM115 - held for the process lifetime
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

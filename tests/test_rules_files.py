@@ -174,7 +174,12 @@ def _nest(levels: int) -> dict[str, Any]:
             "match: [a]\nfields: [body]\n", 2, 10, "fields[0]", "expected 'title'", id="fields"
         ),
         pytest.param(
-            "id: End Of War\nmatch: [a]\n", 1, 1, "id", "use lower-case letters, digits", id="bad-id"
+            "id: End Of War\nmatch: [a]\n",
+            1,
+            1,
+            "id",
+            "use lower-case letters, digits",
+            id="bad-id",
         ),
         pytest.param("title: t\n", 1, 1, "match", "required key", id="no-match"),
         pytest.param("- a\n- b\n", None, None, "", "must be a mapping", id="not-a-mapping"),

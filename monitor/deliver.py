@@ -33,7 +33,8 @@ from monitor.text import clean
 
 log = logging.getLogger("newsmon.deliver")
 
-LEASE = 300.0  # a crashed send is retried after this long
+LEASE = 300.0  # a crashed send is retried after this long (or at the next start)
+RETRY_AFTER_CAP = 86400.0  # honour a receiver's Retry-After up to a day
 BATCH = 500
 
 
@@ -68,6 +69,12 @@ def active_notifiers(store: Store, config: Config) -> list[str]:
     return out
 
 
+def release_stale_leases(store: Store) -> int:
+    """Rows a crashed process left 'sending' are due again at once. Only safe while this
+    process holds the database lock: no other sender can be mid-send."""
+    return store.release_all_sending()
+
+
 def _units(rows: list[Delivery], max_batch: int) -> list[list[Delivery]]:
     """Instant rows one by one; digest rows grouped by window, chunked to max_batch."""
     units: list[list[Delivery]] = []
@@ -83,7 +90,10 @@ def _units(rows: list[Delivery], max_batch: int) -> list[list[Delivery]]:
 
 
 class _Run:
-    def __init__(self, store: Store, config: Config, report: DeliveryReport) -> None:
+    def __init__(
+        self, store: Store, config: Config, report: DeliveryReport, pauses: dict[str, float]
+    ) -> None:
+        self.pauses = pauses
         self.store = store
         self.config = config
         self.policy = config.delivery
@@ -118,6 +128,11 @@ class _Run:
     def transient(self, unit: list[Delivery], exc: TransientDelivery) -> None:
         now = time.time()
         label = self._label(unit)
+        if exc.retry_after:
+            # The receiver asked for quiet (429/503 Retry-After): hold every row of this
+            # notifier, not just the one that was answered.
+            until = now + min(exc.retry_after, RETRY_AFTER_CAP)
+            self.pauses[unit[0].notifier] = max(self.pauses.get(unit[0].notifier, 0), until)
         for row in unit:
             attempts = row.attempts + 1
             # A digest row only became due at the end of its window: count from there.
@@ -197,15 +212,23 @@ class _Run:
 
 
 async def deliver_due(
-    store: Store, notifiers: Mapping[str, Notifier], config: Config
+    store: Store,
+    notifiers: Mapping[str, Notifier],
+    config: Config,
+    pauses: dict[str, float] | None = None,
 ) -> DeliveryReport:
-    """Deliver every due row once; return what happened."""
+    """Deliver every due row once; return what happened. ``pauses`` (notifier -> time)
+    carries Retry-After holds from one tick to the next."""
     report = DeliveryReport()
-    names = [n for n in active_notifiers(store, config) if n in notifiers]
+    pauses = {} if pauses is None else pauses
+    now = time.time()
+    names = [
+        n for n in active_notifiers(store, config) if n in notifiers and pauses.get(n, 0) <= now
+    ]
     rows = store.claim_deliveries(names, time.time(), LEASE, BATCH)
     by_notifier: dict[str, list[Delivery]] = defaultdict(list)
     for row in rows:
         by_notifier[row.notifier].append(row)
-    run = _Run(store, config, report)
+    run = _Run(store, config, report, pauses)
     await asyncio.gather(*(run.lane(notifiers[n], lane) for n, lane in by_notifier.items()))
     return report

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from monitor import metrics
 from monitor.config import Config, load_config
-from monitor.deliver import DeliveryReport, deliver_due
+from monitor.deliver import DeliveryReport, deliver_due, release_stale_leases
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.notify import build_notifiers, http_client
@@ -62,7 +62,15 @@ class Runtime:
         self.notifiers = build_notifiers(loaded.config, self.http)
         self._hosts = self._host_gates()
         self._closing: set[asyncio.Future[None]] = set()
+        self._pauses: dict[str, float] = {}
         self.sync_feeds()
+        released = release_stale_leases(store)
+        if released:
+            log.warning(
+                "%d deliveries were in flight when newsmon last stopped; sending them again "
+                "(receivers see the same id and can drop a repeat)",
+                released,
+            )
 
     @property
     def config(self) -> Config:
@@ -138,7 +146,7 @@ class Runtime:
         return reports
 
     async def deliver(self) -> DeliveryReport:
-        return await deliver_due(self.store, self.notifiers, self.config)
+        return await deliver_due(self.store, self.notifiers, self.config, self._pauses)
 
     async def aclose(self) -> None:
         for pending in self._closing:

@@ -96,5 +96,6 @@ def delivery_backoff(
     ceiling = min(cap, base * (2 ** min(max(attempts - 1, 0), 30)))
     delay: float = (rng or random).uniform(ceiling / 2, ceiling)
     if retry_after is not None:
-        delay = max(delay, min(retry_after, cap))
+        # A receiver's own Retry-After wins over our cap (up to a day): it knows best.
+        delay = max(delay, min(retry_after, 86400.0))
     return delay

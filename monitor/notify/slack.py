@@ -44,9 +44,12 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+LINK_LIMIT = 1000  # longer links are dropped: a cut link is worse than none
+
+
 def _link(url: str | None, label: str) -> str:
     safe = safe_url(url)
-    if not safe:
+    if not safe or len(safe) > LINK_LIMIT:
         return label
     safe = safe.replace("|", "%7C").replace(">", "%3E").replace("<", "%3C")
     return f"<{safe}|{label}>"
@@ -63,7 +66,9 @@ def _highlight(snippet: str, terms: tuple[str, ...]) -> str:
     return snippet
 
 
-def alert_blocks(delivery: Delivery, snippet_limit: int = 600) -> list[dict[str, Any]]:
+def alert_blocks(
+    delivery: Delivery, snippet_limit: int = 600, context_limit: int = 2000
+) -> list[dict[str, Any]]:
     alert = delivery.alert
     item = alert.item
     title = escape(_cut(clean(item.title) or "(no title)", 500))
@@ -82,7 +87,7 @@ def alert_blocks(delivery: Delivery, snippet_limit: int = 600) -> list[dict[str,
     )
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut(heading, SECTION_LIMIT)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(context, 2000)}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(context, context_limit)}]},
     ]
     if item.summary and snippet_limit:
         snippet = _highlight(escape(_cut(clean(item.summary), snippet_limit)), alert.matched)
@@ -109,7 +114,9 @@ def digest_message(deliveries: list[Delivery]) -> dict[str, Any]:
     ]
     for d in deliveries:
         blocks.append({"type": "divider"})
-        blocks.extend(alert_blocks(d, snippet_limit=0))
+        # Short context per alert keeps a full digest well under Slack's 40,000 chars:
+        # 15 x (500 title + 1000 link + 300 context) < 30,000.
+        blocks.extend(alert_blocks(d, snippet_limit=0, context_limit=300))
     fallback = f"newsmon digest: {len(deliveries)} alerts"
     return {"text": fallback, "blocks": blocks, "unfurl_links": False}
 

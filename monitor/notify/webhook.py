@@ -75,5 +75,9 @@ class WebhookSender:
             headers.update(signature_headers(self.config.secret, msg_id, body, timestamp))
         what = f"webhook {self.name}"
         resp = await post(self.client, self.config.url, body, headers, self.config.timeout, what)
+        if self.config.secret and resp.status_code in (401, 403, 500):
+            # Receivers that check HMACs often answer a bad signature with one of these
+            # (Debian's webhook: 500). Say so, or the operator hunts elsewhere.
+            what += " (if it verifies signatures, check that its secret matches webhook.secret)"
         classify(resp, what)
         return None

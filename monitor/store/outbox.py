@@ -86,6 +86,12 @@ class OutboxStore(Database):
                 [(d,) for d in delivery_ids],
             )
 
+    def release_all_sending(self) -> int:
+        with self.write() as conn:
+            return conn.execute(
+                "UPDATE outbox SET status = 'pending', lease_until = NULL WHERE status = 'sending'"
+            ).rowcount
+
     def requeue(self, ident: str | None, now: float) -> int:
         """Make rows due now again: every dead row (``ident`` None), or the unsent rows
         of one alert or one delivery id. Returns how many rows were requeued."""

@@ -39,6 +39,40 @@ def timed(fn: object, repeat: int = 3) -> float:
     return best
 
 
+def bench_parse_options() -> None:
+    """feedparser with and without its HTML sanitizer: same items, different cost."""
+    import feedparser
+
+    import monitor.parse as mp
+
+    bodies = [p.read_bytes() for p in sorted(FEEDS.iterdir()) if p.name != "SOURCES.md"]
+    original = feedparser.parse
+
+    def collect(opts: dict[str, bool]) -> tuple[list[object], float]:
+        def patched(src: object, **kw: object) -> object:
+            kw.update(opts)
+            return original(src, **kw)
+
+        mp.feedparser.parse = patched  # type: ignore[assignment]
+        start = time.perf_counter()
+        out: list[object] = []
+        for body in bodies:
+            try:
+                out.append(parse_feed(body).items)
+            except Exception as exc:
+                out.append(repr(exc))
+        mp.feedparser.parse = original
+        return out, time.perf_counter() - start
+
+    on, t_on = collect({"sanitize_html": True, "resolve_relative_uris": True})
+    off, t_off = collect({"sanitize_html": False, "resolve_relative_uris": False})
+    differing = sum(1 for a, b in zip(on, off, strict=True) if a != b)
+    print(
+        f"parse    feedparser sanitizer on {t_on:.2f} s, off {t_off:.2f} s "
+        f"({t_on / t_off:.2f}x); fixtures with different items: {differing}"
+    )
+
+
 def bench_parse() -> None:
     bodies = [
         (p.name, p.read_bytes())
@@ -154,6 +188,7 @@ def bench_store(texts: list[dict[str, str]]) -> None:
 
 def main() -> None:
     texts = corpus_texts()
+    bench_parse_options()
     bench_parse()
     bench_match(texts)
     bench_store(texts)

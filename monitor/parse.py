@@ -131,7 +131,16 @@ def parse_feed(
     refuse_entities(body, headers)
     if url:
         headers["content-location"] = url
-    result = feedparser.parse(io.BytesIO(body), response_headers=headers)
+    # newsmon never passes feed HTML on: html_to_text() keeps only the text (script and
+    # style dropped). So feedparser's own HTML sanitizing and URI rewriting inside
+    # content are wasted work: off, parsing is 1.75x faster, with identical items for
+    # every fixture feed (bench/bench_pipeline.py checks both).
+    result = feedparser.parse(
+        io.BytesIO(body),
+        response_headers=headers,
+        sanitize_html=False,
+        resolve_relative_uris=False,
+    )
     entries = result.get("entries") or []
     if not result.get("version") and not entries:
         reason = result.get("bozo_exception")

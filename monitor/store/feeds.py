@@ -254,10 +254,12 @@ class FeedStore(Database):
                 existing.update(keys)
                 key_rows.extend((feed, k, item_id) for k in keys)
             # Every key still in the document is refreshed (last_seen), so retention only
-            # ever forgets items that have left their feed.
+            # ever forgets items that have left their feed. Refreshing at most daily keeps
+            # a steady-state poll (nothing new) from rewriting every key's page.
             conn.executemany(
                 "INSERT INTO item_keys (feed, key, item_id, last_seen) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (feed, key) DO UPDATE SET last_seen = excluded.last_seen",
+                " ON CONFLICT (feed, key) DO UPDATE SET last_seen = excluded.last_seen"
+                " WHERE item_keys.last_seen < excluded.last_seen - 86400",
                 [(*row, now) for row in key_rows],
             )
             conn.executemany(

@@ -104,7 +104,9 @@ class Daemon:
             task: asyncio.Task[object] = asyncio.ensure_future(job())
             bucket.add(task)
             try:
-                await task
+                # Shielded: APScheduler cancels running jobs on shutdown, but a delivery
+                # in flight must get its shutdown grace (see _drain).
+                await asyncio.shield(task)
             except asyncio.CancelledError:
                 pass
             except Exception:
@@ -117,7 +119,8 @@ class Daemon:
     async def _poll(self) -> None:
         self.heartbeat = time.time()
         self.store.set_meta("daemon", json.dumps({"pid": os.getpid(), "heartbeat": self.heartbeat}))
-        await self.runtime.poll()
+        # Stay inside one tick so the next one is never skipped as "still running".
+        await self.runtime.pump(budget=0.8 * self.runtime.config.poll.tick)
 
     async def _watch(self) -> None:
         if not self.runtime.config.watch:
@@ -196,6 +199,7 @@ class Daemon:
                 job,
                 "interval",
                 id=job_id,
+                name=job_id,
                 seconds=every,
                 next_run_time=first,
                 misfire_grace_time=max(1, int(every)),
@@ -215,6 +219,13 @@ class Daemon:
             loop.add_signal_handler(signum, self._on_signal, signum)
         config = self.runtime.config
         self.store.set_meta("reload_error", None)
+        if not self.store.integrity_ok():
+            log.error(
+                "database %s fails PRAGMA quick_check: running on, but back it up and "
+                "check it (sqlite3 %s 'PRAGMA integrity_check')",
+                config.database,
+                config.database,
+            )
         metrics.watch_store(self._snapshot)
         if self.http is not None:
             # Imported only when asked for: the page code is not needed otherwise.
@@ -253,14 +264,15 @@ class Daemon:
         """Cancel polls at once (their leases expire); give sends ``grace`` seconds."""
         for task in list(self.polls):
             task.cancel()
+        polls = self.runtime.cancel_polls()
         if self.sends:
             _done, pending = await asyncio.wait(list(self.sends), timeout=grace)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1)
-        if self.polls:
-            await asyncio.wait(list(self.polls), timeout=1)
+        if self.polls or polls:
+            await asyncio.wait([*self.polls, *polls], timeout=1)
 
     def _snapshot(self) -> dict[str, Any]:
         # Called from the scrape thread: use a separate read-only connection.

@@ -48,6 +48,10 @@ def setup(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Library chatter (per-request lines, scheduler internals) only when debugging.
-    for noisy in ("httpx", "httpcore", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if level != "debug" else logging.DEBUG)
+    # Library chatter stays out, even when debugging: httpx logs every request URL at
+    # INFO/DEBUG, and a Slack webhook URL *is* its secret.
+    for noisy in ("httpx", "httpcore", "hpack"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(
+        logging.DEBUG if level == "debug" else logging.WARNING
+    )

@@ -53,6 +53,33 @@ def refuse_entities(body: bytes, headers: dict[str, str]) -> None:
         raise FeedRefused("feed declares XML entities (<!ENTITY); refused")
 
 
+_ENTRY_START = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?(?:item|entry)[\s>/]")
+_ROOT = re.compile(rb"<((?:[A-Za-z_][\w.-]*:)?(?:rss|feed|RDF|rdf))[\s>]")
+
+
+def cap_entries(body: bytes, max_entries: int) -> bytes:
+    """Cut a document with more than ``max_entries`` items before feedparser sees it.
+
+    feedparser builds every entry before the cap could apply (100,000 entries in a
+    10 MB feed: 40 s and 200 MB). The cut falls just before the first extra item, where
+    everything before it is complete, and the root is closed again. Documents this
+    cannot read (UTF-16, odd layouts) are left whole: the body cap still bounds them."""
+    starts = _ENTRY_START.finditer(body)
+    cut = None
+    for n, match in enumerate(starts):
+        if n == max_entries:
+            cut = match.start()
+            break
+    if cut is None:
+        return body
+    root = _ROOT.search(body)
+    if root is None:
+        return body
+    name = root.group(1)
+    closing = b"</channel></" + name + b">" if name.endswith(b"rss") else b"</" + name + b">"
+    return body[:cut] + closing
+
+
 def gunzip_if_needed(body: bytes, cap: int) -> bytes:
     """Some servers send a gzip file without Content-Encoding: inflate it, bounded."""
     if not body.startswith(b"\x1f\x8b"):
@@ -129,6 +156,8 @@ def parse_feed(
         return parse_json_feed(body, max_entries)
     headers = {"content-type": content_type} if content_type else {}
     refuse_entities(body, headers)
+    original_entries = len(_ENTRY_START.findall(body))
+    body = cap_entries(body, max_entries)
     if url:
         headers["content-location"] = url
     # newsmon never passes feed HTML on: html_to_text() keeps only the text (script and
@@ -170,5 +199,5 @@ def parse_feed(
         title=clean(feed.get("title", ""), TITLE_LIMIT),
         ttl=ttl,
         skipped=skipped,
-        truncated=max(0, len(entries) - max_entries),
+        truncated=max(0, len(entries) - max_entries, original_entries - max_entries),
     )

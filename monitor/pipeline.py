@@ -62,6 +62,7 @@ async def poll_feed(
             )
             store.record_not_modified(feed.name, now, now + delay, fetched.last_modified)
             _recovered(config, store, feed, state, now)
+            _learn_redirect(config, store, feed, state, fetched.redirects, fetched.final_url, now)
             log.debug("feed %s: not modified", feed.name)
             return PollReport(feed.name, "not_modified")
         assert fetched.body is not None

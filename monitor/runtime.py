@@ -9,12 +9,13 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from monitor import metrics
-from monitor.config import Config, load_config
+from monitor.config import Config, FeedConfig, load_config
 from monitor.deliver import DeliveryReport, deliver_due, release_stale_leases
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher, FetchLimits
@@ -22,7 +23,7 @@ from monitor.notify import build_notifiers, http_client
 from monitor.parse import check_expat
 from monitor.pipeline import PollReport, poll_feed
 from monitor.rules import RuleSet, check_examples, check_rules, load_rules
-from monitor.store import Store
+from monitor.store import FeedState, Store
 
 log = logging.getLogger("newsmon")
 
@@ -61,6 +62,8 @@ class Runtime:
         self.http = http_client(loaded.config.poll.user_agent)
         self.notifiers = build_notifiers(loaded.config, self.http)
         self._hosts = self._host_gates()
+        self._gate = asyncio.Semaphore(loaded.config.poll.concurrency)
+        self._inflight: dict[str, asyncio.Task[PollReport]] = {}
         self._closing: set[asyncio.Future[None]] = set()
         self._pauses: dict[str, float] = {}
         self.sync_feeds()
@@ -107,6 +110,7 @@ class Runtime:
             previous = self.fetcher
             self.fetcher = self._fetcher()
             self._hosts = self._host_gates()
+            self._gate = asyncio.Semaphore(loaded.config.poll.concurrency)
             self._closing.add(asyncio.ensure_future(self._close_later(previous)))
         self.sync_feeds()
 
@@ -114,36 +118,74 @@ class Runtime:
         await asyncio.sleep(self.loaded.config.poll.timeout + 5)  # let running polls end
         await fetcher.aclose()
 
-    async def poll(self, *, all_now: bool = False, force: bool = False) -> list[PollReport]:
+    def start_polls(
+        self, *, all_now: bool = False, force: bool = False, limit: int | None = None
+    ) -> list[asyncio.Task[PollReport]]:
+        """Claim due feeds (never one already being polled) and start polling them."""
         config = self.config
-        enabled = {f.name: f for f in config.feeds if f.enabled}
+        enabled = {f.name: f for f in config.feeds if f.enabled and f.name not in self._inflight}
+        if not enabled:
+            return []
         claimed = self.store.claim_due_feeds(
             list(enabled),
             time.time(),
             lease=config.poll.timeout + 60,
-            limit=len(enabled) or 1,
+            limit=len(enabled) if limit is None else limit,
             force=force,
             all_now=all_now,
         )
-        gate = asyncio.Semaphore(config.poll.concurrency)
+        tasks = []
+        for state in claimed:
+            task = asyncio.ensure_future(self._poll_one(enabled[state.name], state))
+            self._inflight[state.name] = task
+            task.add_done_callback(self._forget(state.name))
+            tasks.append(task)
+        return tasks
 
-        async def one(name: str) -> PollReport:
-            feed = enabled[name]
-            state = next(s for s in claimed if s.name == name)
-            host = urlsplit(state.url).hostname or "(local)"
-            async with gate, self._hosts[host]:
-                try:
-                    return await poll_feed(
-                        config, self.loaded.rules, self.store, self.fetcher, feed, state
-                    )
-                except Exception as exc:  # a bug must not take the other feeds down
-                    log.exception("feed %s: internal error", name)
-                    return PollReport(name, "error", error=f"internal error: {exc!r}")
+    def _forget(self, name: str) -> Callable[[asyncio.Task[PollReport]], None]:
+        def done(_task: asyncio.Task[PollReport]) -> None:
+            self._inflight.pop(name, None)
 
-        reports = list(await asyncio.gather(*(one(s.name) for s in claimed)))
-        for report in reports:
-            metrics.POLLS.labels(report.feed, report.status).inc()
-        return reports
+        return done
+
+    async def _poll_one(self, feed: FeedConfig, state: FeedState) -> PollReport:
+        config = self.config
+        host = urlsplit(state.url).hostname or "(local)"
+        async with self._gate, self._hosts[host]:
+            try:
+                report = await poll_feed(
+                    config, self.loaded.rules, self.store, self.fetcher, feed, state
+                )
+            except Exception as exc:  # a bug must not take the other feeds down
+                log.exception("feed %s: internal error", feed.name)
+                report = PollReport(feed.name, "error", error=f"internal error: {exc!r}")
+        metrics.POLLS.labels(report.feed, report.status).inc()
+        return report
+
+    async def poll(self, *, all_now: bool = False, force: bool = False) -> list[PollReport]:
+        """Poll every due feed (``once``: every feed not held) and wait for all of them."""
+        return list(await asyncio.gather(*self.start_polls(all_now=all_now, force=force)))
+
+    async def pump(self, budget: float) -> None:
+        """The daemon's poll tick: keep ``poll.concurrency`` polls running while feeds
+        are due, for at most ``budget`` seconds. It does not wait for slow polls: a feed
+        that hangs until its deadline holds one slot, not the tick (nor the other feeds)."""
+        deadline = time.monotonic() + budget
+        while time.monotonic() < deadline:
+            free = self.config.poll.concurrency - len(self._inflight)
+            if free <= 0 or not self.start_polls(limit=free):
+                return
+            await asyncio.wait(
+                list(self._inflight.values()),
+                timeout=max(0.0, deadline - time.monotonic()),
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+
+    def cancel_polls(self) -> list[asyncio.Task[PollReport]]:
+        tasks = list(self._inflight.values())
+        for task in tasks:
+            task.cancel()
+        return tasks
 
     async def deliver(self) -> DeliveryReport:
         return await deliver_due(self.store, self.notifiers, self.config, self._pauses)

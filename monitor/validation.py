@@ -141,7 +141,8 @@ def _message(err: Any) -> str:
         if pattern.startswith("^[a-z0-9]"):
             return f"{value!r}: use lower-case letters, digits, . _ - (up to 64)"
         if "https?" in pattern:
-            return f"{value!r} must start with http:// or https://"
+            # No value in the message: a webhook URL is often the secret itself.
+            return "must start with http:// or https://"
         if "@" in pattern:
             return f"{value!r} is not an email address"
     if kind == "value_error":

@@ -9,48 +9,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import END_OF_WAR_RULE, Workspace, base_config, plain_item, rss, seed_item_xml
+from tests.faults.proc import Daemon
 from tests.servers import FeedServer, WebhookReceiver
-
-
-class Daemon:
-    def __init__(self, ws: Workspace) -> None:
-        self.log = ws.root / "daemon.log"
-        self._log_handle = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--config", str(ws.config)],
-            stdout=self._log_handle,
-            stderr=subprocess.STDOUT,
-            cwd=ws.root,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            if self.proc.poll() is not None:
-                return predicate()
-            time.sleep(0.1)
-        return False
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=15)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self._log_handle.close()
 
 
 @pytest.fixture

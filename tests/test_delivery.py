@@ -29,6 +29,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import Workspace, base_config, rss
 from tests.faults.faultsrv import SilentListener
+from tests.faults.proc import Daemon
 from tests.faults.slackmock import (
     Post,
     Reply,
@@ -40,7 +41,6 @@ from tests.faults.slackmock import (
 )
 from tests.faults.smtpserver import ScriptedSMTP
 from tests.servers import FeedServer, RecordedRequest, WebhookReceiver, free_port
-from tests.test_daemon import Daemon
 
 RULE = 'id: watch\ntitle: Watch list\nmatch:\n  any: ["armistice", "injection test"]\n'
 SECRET = "whsec_bmV3c21vbi1kZWxpdmVyeS10ZXN0LXNlY3JldC0wMTIz"  # 33 bytes once decoded

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from monitor.errors import NotAFeed
 from monitor.fetch import Fetcher, FetchLimits
+from monitor.models import ParsedFeed
 from monitor.parse import parse_feed
 from tests.conftest import END_OF_WAR_RULE, FEEDS, SEED_XML, Workspace, base_config
 from tests.servers import FeedServer, WebhookReceiver
@@ -38,12 +40,11 @@ def test_fixture_count_matches_sources() -> None:
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
-def test_fixture_parses_or_fails_cleanly(path: object, feed_server: FeedServer) -> None:
-    assert hasattr(path, "read_bytes")
-    name = path.name  # type: ignore[attr-defined]
-    feed_server.put("/" + name, path.read_bytes(), content_type(name))  # type: ignore[attr-defined]
+def test_fixture_parses_or_fails_cleanly(path: Path, feed_server: FeedServer) -> None:
+    name = path.name
+    feed_server.put("/" + name, path.read_bytes(), content_type(name))
 
-    async def go() -> object:
+    async def go() -> ParsedFeed:
         fetcher = Fetcher(FetchLimits(timeout=10))
         try:
             fetched = await fetcher.fetch(feed_server.url("/" + name))
@@ -57,7 +58,7 @@ def test_fixture_parses_or_fails_cleanly(path: object, feed_server: FeedServer) 
             asyncio.run(go())
         return
     parsed = asyncio.run(go())
-    items = parsed.items  # type: ignore[attr-defined]
+    items = parsed.items
     assert items, f"{name}: no items"
     for item in items:
         assert item.title or item.summary or item.link

@@ -11,9 +11,8 @@ import shutil
 import signal
 import struct
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ import pytest
 from monitor.store import Store
 from monitor.web import CSP, StatusServer, healthz
 from tests.conftest import SEED_TITLE, Workspace, base_config, rss, seed_item_xml
+from tests.faults.proc import Daemon
 from tests.servers import FeedServer, WebhookReceiver, free_port
 
 HOSTILE = '<script>alert(1)</script> & "quotes"'
@@ -39,36 +39,15 @@ def hostile_item() -> str:
     )
 
 
-class RunningDaemon:
+class RunningDaemon(Daemon):
     """``newsmon run --http 127.0.0.1:<port>`` as a subprocess, output in a log file."""
 
     def __init__(self, ws: Workspace) -> None:
         self.port = free_port()
-        self.log = ws.root / "daemon.log"
-        self._log_handle = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        argv = [sys.executable, "-m", "monitor", "--config", str(ws.config)]
-        self.proc = subprocess.Popen(
-            [*argv, "run", "--http", f"127.0.0.1:{self.port}"],
-            stdout=self._log_handle,
-            stderr=subprocess.STDOUT,
-            cwd=ws.root,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
+        super().__init__(ws, args=("--http", f"127.0.0.1:{self.port}"))
 
     def url(self, path: str = "/") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
-
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 20) -> bool:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if predicate():
-                return True
-            if self.proc.poll() is not None:
-                return predicate()
-            time.sleep(0.1)
-        return False
 
     def request(
         self, path: str, method: str = "GET", body: bytes | None = None
@@ -81,16 +60,6 @@ class RunningDaemon:
             return resp.status, {k.lower(): v for k, v in resp.getheaders()}, data
         finally:
             conn.close()
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=15)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self._log_handle.close()
 
 
 @pytest.fixture
@@ -282,11 +251,11 @@ def test_hostile_database_strings_are_escaped_everywhere(tmp_path: Path) -> None
     server.start()
     try:
         assert server.port != 0
-        conn = http.client.HTTPConnection(server.host, server.port, timeout=10)
-        conn.request("GET", "/")
-        resp = conn.getresponse()
+        client = http.client.HTTPConnection(server.host, server.port, timeout=10)
+        client.request("GET", "/")
+        resp = client.getresponse()
         page = resp.read().decode()
-        conn.close()
+        client.close()
     finally:
         server.stop()
         server.stop()  # idempotent

@@ -136,14 +136,20 @@ def status(config: Config, as_json: bool) -> int:
         finally:
             store.close()
         enabled = [f for f in config.feeds if f.enabled]
+        # "failing": the last poll failed (as the status page and /metrics count it);
+        # "keeps failing": past poll.notify_after_failures, which needs attention.
+        erroring = [f.name for f in enabled if f.name in states and states[f.name].error_count]
         failing = [
-            n
-            for n in (f.name for f in enabled)
-            if n in states and states[n].error_count >= config.poll.notify_after_failures
+            n for n in erroring if states[n].error_count >= config.poll.notify_after_failures
         ]
         never = [f.name for f in enabled if f.name not in states or not states[f.name].last_poll_at]
         doc.update(
-            feeds={"enabled": len(enabled), "failing": failing, "never_polled": never},
+            feeds={
+                "enabled": len(enabled),
+                "last_poll_failed": erroring,
+                "failing": failing,
+                "never_polled": never,
+            },
             outbox=health["outbox"],
             delivery_lag_seconds=round(health["lag"], 1),
             dead_last_24h=health["dead_24h"],
@@ -167,8 +173,9 @@ def status(config: Config, as_json: bool) -> int:
         feeds = doc["feeds"]
         if feeds:
             click.echo(
-                f"feeds:     {feeds['enabled']} enabled, {len(feeds['failing'])} failing, "
-                f"{len(feeds['never_polled'])} never polled"
+                f"feeds:     {feeds['enabled']} enabled, {len(feeds['last_poll_failed'])} "
+                f"failing ({len(feeds['failing'])} for {config.poll.notify_after_failures}+ "
+                f"polls in a row), {len(feeds['never_polled'])} never polled"
             )
             outbox = doc["outbox"]
             click.echo(

@@ -81,8 +81,11 @@ def _host_port(value: str | None) -> tuple[str, int] | None:
     if not value:
         return None
     host, _, port = value.rpartition(":")
-    if not host or not port.isdigit():
-        raise click.BadParameter("expected HOST:PORT, e.g. 127.0.0.1:8080", param_hint="--http")
+    if not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise click.BadParameter(
+            "expected HOST:PORT with a port from 0 to 65535, e.g. 127.0.0.1:8080",
+            param_hint="--http",
+        )
     return host.strip("[]"), int(port)
 
 
@@ -219,6 +222,8 @@ def test_rule(ctx: click.Context, /, rule_file: Path, text: str, field: str, **g
     ruleset = RuleSet([rule], automaton)
     ok, matched, hits = ruleset.match_text(rule, text, field)
     click.echo(f"{'MATCH' if ok else 'NO MATCH'}: rule {rule.id} ({rule.title})")
+    if field != "any" and field not in rule.fields:
+        click.echo(f"the rule does not read the {field} field (fields: {', '.join(rule.fields)})")
     if matched:
         click.echo("matched terms: " + ", ".join(repr(m) for m in dict.fromkeys(matched)))
     click.echo("match:")
@@ -252,6 +257,8 @@ def alerts(
 ) -> None:  # fmt: skip
     """List recent alerts with each notifier's delivery status and last error."""
     config = _config_only(ctx, given)
+    if retry_id and retry_dead:
+        raise click.UsageError("use --retry ID or --retry-dead, not both")
     if retry_id or retry_dead:
         count = admin.retry(config, retry_id)
         click.echo(f"{count} deliveries queued again; the next delivery tick sends them")

@@ -321,6 +321,21 @@ def _feed_files(
     return out, paths, problems
 
 
+def sort_problems(problems: list[Problem]) -> list[Problem]:
+    """In file order, then line and column: the order a person fixes them in."""
+    return sorted(problems, key=lambda p: (p.file, p.line or 0, p.col or 0))
+
+
+def rules_dir_of(path: Path) -> Path | None:
+    """The rules folder a (possibly invalid) config names, read as leniently as possible."""
+    try:
+        data, _ = load_yaml(path)
+    except ConfigError:
+        return path.parent / "rules"
+    raw = data.get("rules_dir", "rules") if isinstance(data, dict) else "rules"
+    return path.parent / raw if isinstance(raw, str) and "${" not in raw else None
+
+
 def load_config(path: Path) -> Config:
     """Read, expand and validate a config file; raise ``ConfigError`` with every problem."""
     path = path.resolve() if path.exists() else path
@@ -333,13 +348,14 @@ def load_config(path: Path) -> Config:
     if not isinstance(data, dict):
         raise ConfigError([marks.problem((), "the config must be a mapping of keys")])
     data, problems = expand_env(data, marks)
+    missing = {p.path for p in problems}  # an unset ${VAR}: skip its follow-on errors there
     parsed, errors = validate(_File, data, marks)
-    problems += errors
+    problems += [e for e in errors if e.path not in missing]
     # The cross-checks read the raw data, so they run (and report) even when another
     # part of the file failed validation: one `newsmon check` shows every problem.
     raw_notifiers = data.get("notifiers")
     notifiers, errors = _notifiers(raw_notifiers if isinstance(raw_notifiers, dict) else {}, marks)
-    problems += errors
+    problems += [e for e in errors if e.path not in missing]
     problems += _duplicate_feeds(data.get("feeds"), marks)
     defaults = data.get("defaults")
     for key in ("notify", "ops_notify"):
@@ -366,7 +382,7 @@ def load_config(path: Path) -> Config:
             names.add(feed.name)
             feeds.append(feed)
     if problems or parsed is None:
-        raise ConfigError(problems)
+        raise ConfigError(sort_problems(problems))
     base = path.parent
     return Config(
         path=path,

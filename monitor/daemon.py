@@ -23,7 +23,7 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -193,8 +193,9 @@ class Daemon:
         now = datetime.fromtimestamp(time.time(), UTC)
 
         def add(
-            job_id: str, job: Callable[[], Awaitable[None]], every: float, first: datetime | None
+            job_id: str, job: Callable[[], Awaitable[None]], every: float, first: datetime
         ) -> None:
+            # next_run_time is always given: None would add the job *paused*.
             scheduler.add_job(
                 job,
                 "interval",
@@ -209,7 +210,7 @@ class Daemon:
 
         add("poll", self._tracked(self.polls, self._poll), config.poll.tick, now)
         add("deliver", self._tracked(self.sends, self.runtime.deliver), config.delivery.tick, now)
-        add("watch", self._watch, WATCH_EVERY, None)
+        add("watch", self._watch, WATCH_EVERY, now + timedelta(seconds=WATCH_EVERY))
         add("housekeeping", self._housekeeping, HOUSEKEEPING_EVERY, now)
         return scheduler
 

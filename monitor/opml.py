@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -91,7 +92,8 @@ def plan_import(
         if url in urls:
             skipped.append(f"{title or url}: already configured")
             continue
-        base = slugify(title or url)
+        # A title in another script (한겨레, Правда) has no ASCII slug: use the host.
+        base = slugify(title, "") or slugify(urlsplit(url).hostname or url)
         name, n = base, 2
         while name in names:
             name, n = f"{base}-{n}", n + 1

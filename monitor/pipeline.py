@@ -6,7 +6,6 @@ reported; it never raises into the caller, so the other feeds go on.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import time
@@ -18,7 +17,7 @@ from monitor.errors import FeedError
 from monitor.faults import crash_point
 from monitor.fetch import Fetcher
 from monitor.models import Item
-from monitor.parse import parse_feed
+from monitor.parsepool import ParsePool
 from monitor.rules import RuleSet
 from monitor.schedule import (
     REDIRECT_SPAN,
@@ -46,6 +45,7 @@ async def poll_feed(
     rules: RuleSet,
     store: Store,
     fetcher: Fetcher,
+    parser: ParsePool,
     feed: FeedConfig,
     state: FeedState,
 ) -> PollReport:
@@ -66,9 +66,9 @@ async def poll_feed(
             log.debug("feed %s: not modified", feed.name)
             return PollReport(feed.name, "not_modified")
         assert fetched.body is not None
-        parsed = await asyncio.to_thread(
-            parse_feed,
+        parsed = await parser.parse(
             fetched.body,
+            config.poll.timeout,
             content_type=fetched.content_type,
             url=fetched.final_url,
             max_entries=config.poll.max_entries,

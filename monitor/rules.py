@@ -20,7 +20,7 @@ from monitor.config import SLUG, Config
 from monitor.errors import ConfigError, Problem
 from monitor.match import Automaton, normalize, union
 from monitor.ruletree import Group, Term, evaluate
-from monitor.validation import Digest, Strict, validate
+from monitor.validation import Digest, Strict, unknown_key, validate
 from monitor.yamlfile import KeyPath, Marks, load_yaml
 
 MAX_DEPTH = 8
@@ -134,7 +134,10 @@ class _Compiler:
         for key, value in data.items():
             if key not in ("any", "all", "none"):
                 self.problems.append(
-                    self.marks.problem((*path, key), "unknown key (a group has any, all, none)")
+                    self.marks.problem(
+                        (*path, key),
+                        unknown_key(key, ["any", "all", "none"]) + " (a group has any, all, none)",
+                    )
                 )
                 continue
             items = [value] if isinstance(value, str) else value

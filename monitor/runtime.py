@@ -15,12 +15,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from monitor import metrics
-from monitor.config import Config, FeedConfig, load_config
+from monitor.config import Config, FeedConfig, load_config, rules_dir_of, sort_problems
 from monitor.deliver import DeliveryReport, deliver_due, release_stale_leases
 from monitor.errors import ConfigError
 from monitor.fetch import Fetcher, FetchLimits
 from monitor.notify import build_notifiers, http_client
 from monitor.parse import check_expat
+from monitor.parsepool import ParsePool
 from monitor.pipeline import PollReport, poll_feed
 from monitor.rules import RuleSet, check_examples, check_rules, load_rules
 from monitor.store import FeedState, Store
@@ -37,7 +38,13 @@ class Loaded:
 def load_all(path: Path, *, examples: bool = True) -> Loaded:
     """Config plus every rule, fully validated; raise ConfigError listing every problem."""
     check_expat()
-    config = load_config(path)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        # Still read the rule files, so one `newsmon check` shows their problems too.
+        rules_dir = rules_dir_of(path)
+        extra = load_rules(rules_dir)[1] if rules_dir is not None else []
+        raise ConfigError(sort_problems([*exc.problems, *extra])) from None
     rules, problems = load_rules(config.rules_dir)
     cross = check_rules(rules, config)
     if not examples:
@@ -48,7 +55,7 @@ def load_all(path: Path, *, examples: bool = True) -> Loaded:
         cross = [p for p in cross if str(p) not in example_problems]
     problems += cross
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError(sort_problems(problems))
     if not rules.rules:
         log.warning("no rules in %s: feeds are polled but nothing can alert", config.rules_dir)
     return Loaded(config, rules)
@@ -59,6 +66,7 @@ class Runtime:
         self.loaded = loaded
         self.store = store
         self.fetcher = self._fetcher()
+        self.parser = ParsePool()
         self.http = http_client(loaded.config.poll.user_agent)
         self.notifiers = build_notifiers(loaded.config, self.http)
         self._hosts = self._host_gates()
@@ -154,7 +162,7 @@ class Runtime:
         async with self._gate, self._hosts[host]:
             try:
                 report = await poll_feed(
-                    config, self.loaded.rules, self.store, self.fetcher, feed, state
+                    config, self.loaded.rules, self.store, self.fetcher, self.parser, feed, state
                 )
             except Exception as exc:  # a bug must not take the other feeds down
                 log.exception("feed %s: internal error", feed.name)
@@ -191,6 +199,7 @@ class Runtime:
         return await deliver_due(self.store, self.notifiers, self.config, self._pauses)
 
     async def aclose(self) -> None:
+        self.parser.close()
         for pending in self._closing:
             pending.cancel()
         await self.fetcher.aclose()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
@@ -114,11 +115,52 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _message(err: Any) -> str:
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The keys the model accepts at ``loc`` (for "did you mean" hints)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        field = current.model_fields.get(str(part))
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel inside list[X], X | None, dict[str, X] ... or the annotation itself."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def unknown_key(key: Any, allowed: list[str]) -> str:
+    text = str(key)
+    message = "unknown key"
+    if not text.isascii():
+        odd = ", ".join(f"U+{ord(c):04X}" for c in text if not c.isascii())
+        message += f" {text!r} (it contains non-ASCII look-alike characters: {odd})"
+    close = difflib.get_close_matches(text, allowed, n=1, cutoff=0.6)
+    if close:
+        message += f" (did you mean {close[0]!r}?)"
+    return message
+
+
+def _message(err: Any, model: type[BaseModel] | None = None) -> str:
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
-        return "unknown key"
+        allowed = _fields_at(model, tuple(err["loc"][:-1])) if model is not None else []
+        return unknown_key(err["loc"][-1], allowed)
     if kind == "missing":
         return "required key is missing"
     if kind == "string_type":
@@ -147,6 +189,16 @@ def _message(err: Any) -> str:
             return f"{value!r} is not an email address"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
+    ctx = err.get("ctx", {})
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}, got {value!r}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}, got {value!r}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        shown = repr(value) if isinstance(value, str) else _describe(value)
+        return f"expected a whole number, got {shown}"
+    if kind in ("too_short", "string_too_short"):
+        return "must not be empty"
     return str(err["msg"])
 
 
@@ -160,5 +212,5 @@ def validate(
         problems = []
         for err in exc.errors():
             loc: KeyPath = (*prefix, *err["loc"])
-            problems.append(marks.problem(loc, _message(err)))
+            problems.append(marks.problem(loc, _message(err, model)))
         return None, problems

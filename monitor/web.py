@@ -50,6 +50,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = "newsmon"
     sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version  # the default appends sys_version after a space
+
     timeout = _SOCKET_TIMEOUT
 
     def log_message(self, format: str, *args: Any) -> None:

@@ -123,3 +123,22 @@ def test_offline_example_prints_the_seed_alert_once(tmp_path: Path) -> None:
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env, check=False)
     assert second.returncode == 0
     assert "ALERT" not in second.stdout
+
+
+def test_rule_file_change_is_picked_up_without_a_signal(
+    daemon_ws: tuple[Workspace, FeedServer, WebhookReceiver],
+) -> None:
+    ws, server, receiver = daemon_ws
+    daemon = Daemon(ws)
+    try:
+        assert daemon.wait_for(lambda: "baseline" in daemon.output()), daemon.output()
+        ws.write_rule("armistice", 'match: ["armistice talks"]\n')
+        assert daemon.wait_for(lambda: "reloaded: 1 feeds, 2 rules" in daemon.output()), (
+            daemon.output()
+        )
+        assert "config or rule files changed" in daemon.output()
+        server.put("/w.xml", rss([plain_item(8, "Armistice talks resume"), plain_item(1)]))
+        assert receiver.wait_for(1, timeout=20), daemon.output()
+        assert receiver.received[0].json()["rule"]["id"] == "armistice"
+    finally:
+        assert daemon.stop() == 0

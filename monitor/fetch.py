@@ -33,6 +33,7 @@ from monitor.errors import (
     TooManyRedirects,
 )
 from monitor.models import FetchResult
+from monitor.netguard import PUBLIC_ONLY, GuardedTransport
 from monitor.schedule import parse_max_age, parse_retry_after
 
 ACCEPT = (
@@ -146,8 +147,10 @@ class Fetcher:
                 # Only encodings decoded below, under the size cap.
                 "Accept-Encoding": "gzip, deflate",
             },
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=10),
-            transport=transport,
+            transport=transport
+            or GuardedTransport(
+                httpx.Limits(max_connections=10, max_keepalive_connections=10), is_private_address
+            ),
         )
 
     async def aclose(self) -> None:
@@ -191,14 +194,16 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         seen = {url}
         codes: list[int] = []
+        public_only = False  # once a chain has passed a public host, it must stay public
         for _hop in range(self.limits.max_redirects + 1):
             request_url = httpx.URL(url)
             host = request_url.host
+            token = PUBLIC_ONLY.set(public_only)
             try:
                 async with self.client.stream("GET", request_url, headers=headers) as resp:
                     if resp.status_code in _REDIRECTS and "location" in resp.headers:
                         target = str(request_url.join(resp.headers["location"]))
-                        await self._check_redirect(request_url, httpx.URL(target))
+                        public_only = await self._check_redirect(request_url, httpx.URL(target))
                         if target in seen:
                             raise TooManyRedirects(f"too many redirects: loop back to {target}")
                         seen.add(target)
@@ -215,18 +220,24 @@ class Fetcher:
                 raise FetchError(f"connection to {host} broke off mid-response: {exc}") from None
             except httpx.HTTPError as exc:
                 raise FetchError(f"HTTP error with {host}: {exc}") from None
+            finally:
+                PUBLIC_ONLY.reset(token)
         raise TooManyRedirects(f"too many redirects (more than {self.limits.max_redirects})")
 
-    async def _check_redirect(self, source: httpx.URL, target: httpx.URL) -> None:
+    async def _check_redirect(self, source: httpx.URL, target: httpx.URL) -> bool:
+        """Refuse a hop from a public host to a private one; return whether the next
+        connection must be checked to reach only public addresses (netguard.py)."""
         if target.scheme not in ("http", "https"):
             raise RedirectRefused(f"redirect to a non-HTTP URL refused ({target.scheme}:)")
         if self.limits.allow_private_redirects:
-            return
-        if not await _host_is_private(source.host) and await _host_is_private(target.host):
+            return False
+        source_public = not await _host_is_private(source.host)
+        if source_public and await _host_is_private(target.host):
             raise RedirectRefused(
                 f"redirect to a private address refused ({target.host}); configure that URL "
                 "directly if it is meant"
             )
+        return source_public
 
     async def _result(self, resp: httpx.Response) -> FetchResult:
         now = time.time()

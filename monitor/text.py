@@ -108,9 +108,3 @@ def safe_url(url: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path, parts.query, parts.fragment))
-
-
-def for_log(value: str, limit: int = 300) -> str:
-    """Untrusted text for one log line: repr() so newlines and escapes cannot forge lines."""
-    shown = value if len(value) <= limit else value[:limit] + "…"
-    return repr(shown)

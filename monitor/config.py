@@ -17,12 +17,12 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from monitor import __version__
+from monitor.envvars import expand_env
 from monitor.errors import ConfigError, Problem
 from monitor.validation import Count, Digest, Duration, Size, Strict, validate
-from monitor.yamlfile import KeyPath, Marks, load_yaml
+from monitor.yamlfile import Marks, load_yaml
 
 SLUG = r"^[a-z0-9][a-z0-9._-]{0,63}$"
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 DEFAULT_USER_AGENT = (
     f"newsmon/{__version__} (news alert monitor; +https://pypi.org/project/newsmon/)"
 )
@@ -207,37 +207,6 @@ class Config:
     @property
     def tags(self) -> set[str]:
         return {tag for feed in self.feeds for tag in feed.tags}
-
-
-def expand_env(data: Any, marks: Marks, path: KeyPath = ()) -> tuple[Any, list[Problem]]:
-    """Replace ``${VAR}`` in every string with the environment's value."""
-    problems: list[Problem] = []
-    if isinstance(data, str):
-
-        def sub(m: re.Match[str]) -> str:
-            value = os.environ.get(m.group(1))
-            if value is None:
-                problems.append(
-                    marks.problem(path, f"environment variable {m.group(1)} is not set")
-                )
-                return ""
-            return value
-
-        return _ENV.sub(sub, data), problems
-    if isinstance(data, dict):
-        out = {}
-        for key, value in data.items():
-            out[key], sub_problems = expand_env(value, marks, (*path, key))
-            problems += sub_problems
-        return out, problems
-    if isinstance(data, list):
-        items = []
-        for i, value in enumerate(data):
-            item, sub_problems = expand_env(value, marks, (*path, i))
-            items.append(item)
-            problems += sub_problems
-        return items, problems
-    return data, problems
 
 
 def _notifiers(

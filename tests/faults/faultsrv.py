@@ -21,6 +21,8 @@ from types import TracebackType
 from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
+from tests.faults.threaded import ThreadedServer
+
 MAX_SECONDS = 60.0
 
 
@@ -133,29 +135,20 @@ class _Server(ThreadingHTTPServer):
         pass  # clients hang up on purpose here (size caps, deadlines): not worth a trace
 
 
-class FaultServer:
+class FaultServer(ThreadedServer):
     def __init__(self) -> None:
-        self._server = _Server()
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._faults = _Server()
+        super().__init__(self._faults)
 
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def _wake(self) -> None:
+        self._faults.stopping.set()
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+        return f"http://127.0.0.1:{self.port}{path}"
 
     @property
     def hits(self) -> list[str]:
-        return list(self._server.hits)
+        return list(self._faults.hits)
 
 
 class SilentListener:

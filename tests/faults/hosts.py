@@ -12,8 +12,9 @@ import socket
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
+
+from tests.faults.threaded import ThreadedServer
 
 MAX_HANG = 60.0  # seconds a "hang" answer is withheld at most
 
@@ -85,7 +86,7 @@ class _Server(ThreadingHTTPServer):
         pass  # clients that hang up are normal here
 
 
-class HostServer:
+class HostServer(ThreadedServer):
     """``HostServer("127.0.0.2")``; ``answer(path, Answer(...))``; ``hits``; ``url(path)``."""
 
     def __init__(self, host: str = "127.0.0.1", default: Answer | None = None) -> None:
@@ -98,10 +99,7 @@ class HostServer:
         self._stopping = threading.Event()
         self._released = threading.Event()
         self._answer_after_release = False
-        self._server = _Server(self, host)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(_Server(self, host))
 
     def answer(self, path: str, answer: Answer) -> None:
         with self._lock:
@@ -122,23 +120,10 @@ class HostServer:
         with self._lock:
             return list(self._hits)
 
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
     def url(self, path: str = "/") -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}{path}"
 
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def _wake(self) -> None:
         self._stopping.set()
         self._released.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

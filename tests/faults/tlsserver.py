@@ -11,11 +11,11 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
+
+from tests.faults.threaded import ThreadedServer
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
@@ -79,7 +79,7 @@ class _Server(ThreadingHTTPServer):
         pass  # failed handshakes are the point of this server
 
 
-class TLSServer:
+class TLSServer(ThreadedServer):
     def __init__(self, folder: Path, body: bytes = b"<rss/>") -> None:
         cert, key = self_signed_cert(folder)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -88,21 +88,7 @@ class TLSServer:
         self.body = body
         self.handshakes = 0
         self.requests = 0
-        self._server = _Server(self, context)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(_Server(self, context))
 
     def url(self, path: str) -> str:
-        return f"https://127.0.0.1:{self._server.server_address[1]}{path}"
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        return f"https://127.0.0.1:{self.port}{path}"

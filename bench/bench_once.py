@@ -21,8 +21,8 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
-from monitor import parsepool  # noqa: E402
-from monitor.runtime import Runtime, load_all  # noqa: E402
+from monitor.feeds import parsepool  # noqa: E402
+from monitor.service.runtime import Runtime, load_all  # noqa: E402
 from monitor.store import Store  # noqa: E402
 from tests.servers import FeedServer  # noqa: E402
 

@@ -21,9 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from monitor.match import Automaton, normalize  # noqa: E402
+from monitor.feeds.identity import keyed  # noqa: E402
+from monitor.feeds.parse import parse_feed  # noqa: E402
+from monitor.matching.automaton import Automaton, normalize  # noqa: E402
 from monitor.models import Item  # noqa: E402
-from monitor.parse import parse_feed  # noqa: E402
 from monitor.store import Route, Store  # noqa: E402
 
 FEEDS = ROOT / "tests" / "data" / "feeds"
@@ -154,7 +155,7 @@ def bench_store(texts: list[dict[str, str]]) -> None:
             for batch in batches:
                 store.record_poll(
                     "bench",
-                    batch,
+                    [keyed(item) for item in batch],
                     route,
                     now=time.time(),
                     alert=True,

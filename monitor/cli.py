@@ -15,17 +15,20 @@ from typing import Any, TypeVar
 
 import click
 
-from monitor import __version__, admin, opml
-from monitor import log as logsetup
-from monitor.config import Config, load_config
-from monitor.daemon import Daemon
+from monitor import __version__
+from monitor.config import Config
+from monitor.config.validation import parse_duration
 from monitor.errors import ConfigError, DeliveryError, NewsmonError, StateError
-from monitor.match import Automaton
-from monitor.rules import RuleSet, check_examples, load_rule
-from monitor.ruletree import explain
-from monitor.runtime import Runtime, load_all
+from monitor.feeds import opml
+from monitor.matching.automaton import Automaton
+from monitor.matching.rules import RuleSet, check_examples, load_rule
+from monitor.matching.ruletree import explain
+from monitor.notify import load_config
+from monitor.service import admin
+from monitor.service import log as logsetup
+from monitor.service.daemon import Daemon
+from monitor.service.runtime import Runtime, load_all
 from monitor.store import Store
-from monitor.validation import parse_duration
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "config.yaml"

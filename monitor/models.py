@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 
 
@@ -18,6 +20,20 @@ class Item:
 
     def fields(self) -> dict[str, str]:
         return {"title": self.title, "summary": self.summary, "content": self.content}
+
+
+@dataclass(frozen=True)
+class KeyedItem:
+    """An item with the keys the dedupe and alert policy (``feeds/identity.py``) gave it.
+
+    ``keys`` make it "already seen" for its feed, strongest first; ``story_link`` and
+    ``title_key`` decide whether a rule already alerted on the same story. The store only
+    executes these decisions."""
+
+    item: Item
+    keys: tuple[str, ...]
+    story_link: str | None
+    title_key: str | None
 
 
 @dataclass(frozen=True)
@@ -69,3 +85,9 @@ class Delivery:
     notifier: str
     attempts: int
     digest: float = 0.0  # digest window in seconds; 0 = send at once
+
+
+def stable_id(*parts: str) -> str:
+    """26-char base32 id from the parts: the same inputs always give the same id."""
+    digest = hashlib.sha256("|".join(parts).encode("utf-8")).digest()
+    return base64.b32encode(digest).decode("ascii")[:26].lower()

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import ConfigError
-from monitor.match import Automaton
-from monitor.rules import load_rule
+from monitor.matching.automaton import Automaton
+from monitor.matching.rules import load_rule
 from tests.conftest import (
     END_OF_WAR_RULE,
     SEED_TITLE,

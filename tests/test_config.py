@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import Config, ConsoleNotifier, SlackNotifier, WebhookNotifier, load_config
+from monitor.config import Config
+from monitor.config.validation import parse_duration
 from monitor.errors import ConfigError, Problem
-from monitor.validation import parse_duration
+from monitor.notify import load_config
+from monitor.notify.console import ConsoleNotifier
+from monitor.notify.slack import SlackNotifier
+from monitor.notify.webhook import WebhookNotifier
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -29,20 +29,15 @@ from pydantic.fields import FieldInfo
 
 from monitor import __version__
 from monitor.cli import cli
-from monitor.config import (
-    NOTIFIER_MODELS,
-    NotifierConfig,
-    WebhookNotifier,
-    _File,
-    load_config,
-)
-from monitor.match import Automaton
+from monitor.config.model import _File
+from monitor.config.yamlfile import load_yaml_text
+from monitor.matching.automaton import Automaton
+from monitor.matching.rules import RuleSet, _RuleFile, check_examples, load_rule
 from monitor.models import Alert, Delivery, Item
-from monitor.notify import KINDS
+from monitor.notify import KINDS, NotifierConfig, load_config
+from monitor.notify import MODELS as NOTIFIER_MODELS
 from monitor.notify.payload import alert_document, digest_document
-from monitor.notify.webhook import WebhookSender
-from monitor.rules import RuleSet, _RuleFile, check_examples, load_rule
-from monitor.yamlfile import load_yaml_text
+from monitor.notify.webhook import WebhookNotifier, WebhookSender
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import FetchError, FetchTimeout, ResponseTooLarge, TooManyRedirects
-from monitor.fetch import Fetcher, FetchLimits, is_private_address
+from monitor.feeds.fetch import Fetcher, FetchLimits, is_private_address
 from monitor.models import FetchResult
 from tests.faults.faultsrv import FaultServer, SilentListener
 

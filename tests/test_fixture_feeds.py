@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import NotAFeed
-from monitor.fetch import Fetcher, FetchLimits
+from monitor.feeds.fetch import Fetcher, FetchLimits
+from monitor.feeds.parse import parse_feed
 from monitor.models import ParsedFeed
-from monitor.parse import parse_feed
 from tests.conftest import END_OF_WAR_RULE, FEEDS, SEED_XML, Workspace, base_config
 from tests.servers import FeedServer, WebhookReceiver
 

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from monitor.errors import ConfigError
-from monitor.identity import canonical_link, item_keys, story_link
-from monitor.match import Automaton, normalize
+from monitor.feeds.identity import canonical_link, item_keys, story_link
+from monitor.feeds.parse import parse_feed
+from monitor.matching.automaton import Automaton, normalize
+from monitor.matching.rules import Rule, RuleSet, load_rule, load_rules
 from monitor.models import Item
-from monitor.parse import parse_feed
-from monitor.rules import Rule, RuleSet, load_rule, load_rules
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from monitor.errors import RedirectRefused
-from monitor.fetch import TEST_PUBLIC_ENV, Fetcher, FetchLimits
+from monitor.feeds.fetch import TEST_PUBLIC_ENV, Fetcher, FetchLimits
 from monitor.models import FetchResult
 from tests.faults.hosts import Answer, HostServer
 from tests.servers import FeedServer

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from monitor.errors import FetchError
-from monitor.fetch import Fetcher, FetchLimits
+from monitor.feeds.fetch import Fetcher, FetchLimits
 from tests.conftest import (
     END_OF_WAR_RULE,
     SEED_TITLE,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from monitor.config import load_config
+from monitor.notify import load_config
 from tests.conftest import Workspace
 
 OPML = """<?xml version="1.0" encoding="UTF-8"?>

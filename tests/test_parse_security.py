@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import FeedRefused, NotAFeed
-from monitor.parse import parse_feed, refuse_entities
+from monitor.feeds.parse import parse_feed, refuse_entities
 
 TAIL = (
     "</title><link>http://example.invalid/</link><description>d</description>"

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from monitor.errors import FetchTimeout, NotAFeed
+from monitor.feeds.parse import parse_feed
+from monitor.feeds.parsepool import INLINE_BELOW, ParsePool
 from monitor.models import ParsedFeed
-from monitor.parse import parse_feed
-from monitor.parsepool import INLINE_BELOW, ParsePool
 from tests.conftest import FEEDS
 
 BIG = FEEDS / "rss2_time-world_100items.xml"  # 1 MB: goes to the worker processes

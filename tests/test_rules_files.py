@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from monitor.errors import ConfigError, Problem
-from monitor.match import Automaton
-from monitor.rules import (
+from monitor.matching.automaton import Automaton
+from monitor.matching.rules import (
     MAX_DEPTH,
     Rule,
     RuleSet,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from monitor.service.web import CSP, StatusServer, healthz
 from monitor.store import Store
-from monitor.web import CSP, StatusServer, healthz
 from tests.conftest import SEED_TITLE, Workspace, base_config, rss, seed_item_xml
 from tests.faults.proc import Daemon
 from tests.servers import FeedServer, WebhookReceiver, free_port

@@ -1,5 +1,9 @@
 """Notifiers: one file per kind, registered in the explicit ``KINDS`` table below.
 
+Each kind's file owns its settings model (a ``NotifierSettings`` subclass) and its sender;
+``KINDS`` is the one list of kinds, and ``MODELS`` (derived from it) is what the config
+loader validates notifier settings with.
+
 A notifier sends one ``Delivery`` and either returns (delivered) or raises
 ``TransientDelivery`` (retry later, maybe after ``retry_after`` seconds) or
 ``PermanentDelivery`` (retrying the same request cannot help). A returned string is a
@@ -10,16 +14,19 @@ database; ``deliver.py`` decides what the outcome means for the outbox row.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import httpx
 
-from monitor.config import Config, NotifierConfig
+from monitor import config as _config
+from monitor.config import Config, NotifierSettings
 from monitor.models import Delivery
-from monitor.notify.console import ConsoleSender
-from monitor.notify.email import EmailSender
-from monitor.notify.slack import SlackSender
-from monitor.notify.webhook import WebhookSender
+from monitor.notify.console import ConsoleNotifier, ConsoleSender
+from monitor.notify.email import EmailNotifier, EmailSender
+from monitor.notify.slack import SlackNotifier, SlackSender
+from monitor.notify.webhook import WebhookNotifier, WebhookSender
 
 
 class Notifier(Protocol):
@@ -35,18 +42,34 @@ class Notifier(Protocol):
         ...
 
 
-Factory = Callable[[str, NotifierConfig, httpx.AsyncClient], Notifier]
+Factory = Callable[[str, NotifierSettings, httpx.AsyncClient], Notifier]
 
-KINDS: dict[str, Factory] = {
-    "console": ConsoleSender.build,
-    "webhook": WebhookSender.build,
-    "slack": SlackSender.build,
-    "email": EmailSender.build,
+
+@dataclass(frozen=True)
+class Kind:
+    settings: type[NotifierSettings]
+    build: Factory
+
+
+KINDS: dict[str, Kind] = {
+    "console": Kind(ConsoleNotifier, ConsoleSender.build),
+    "webhook": Kind(WebhookNotifier, WebhookSender.build),
+    "slack": Kind(SlackNotifier, SlackSender.build),
+    "email": Kind(EmailNotifier, EmailSender.build),
 }
+MODELS: dict[str, type[NotifierSettings]] = {name: k.settings for name, k in KINDS.items()}
+NotifierConfig = ConsoleNotifier | WebhookNotifier | SlackNotifier | EmailNotifier
+
+
+def load_config(path: Path) -> Config:
+    """``config.load_config`` with every notifier kind known: what the commands use."""
+    return _config.load_config(path, MODELS)
 
 
 def build_notifiers(config: Config, client: httpx.AsyncClient) -> dict[str, Notifier]:
-    return {name: KINDS[cfg.kind](name, cfg, client) for name, cfg in config.notifiers.items()}
+    return {
+        name: KINDS[cfg.kind].build(name, cfg, client) for name, cfg in config.notifiers.items()
+    }
 
 
 def http_client(user_agent: str) -> httpx.AsyncClient:

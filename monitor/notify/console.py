@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
 
-from monitor.config import ConsoleNotifier, NotifierConfig
+from monitor.config import Digest, NotifierSettings
 from monitor.models import Delivery
 from monitor.text import clean, safe_url
+
+
+class ConsoleNotifier(NotifierSettings):
+    kind: Literal["console"]
+    stream: Literal["stdout", "stderr"] = "stdout"
+    digest: Digest = 0.0
 
 
 def render(delivery: Delivery) -> str:
@@ -36,7 +43,7 @@ class ConsoleSender:
     config: ConsoleNotifier
 
     @classmethod
-    def build(cls, name: str, config: NotifierConfig, client: httpx.AsyncClient) -> ConsoleSender:
+    def build(cls, name: str, config: NotifierSettings, client: httpx.AsyncClient) -> ConsoleSender:
         assert isinstance(config, ConsoleNotifier)
         return cls(name, config)
 

@@ -9,19 +9,44 @@ from __future__ import annotations
 
 import asyncio
 import html
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
+from typing import Literal
 
 import httpx
+from pydantic import Field, field_validator
 
-from monitor.config import EmailNotifier, NotifierConfig
+from monitor.config import Count, Digest, Duration, NotifierSettings
 from monitor.errors import PermanentDelivery, TransientDelivery
 from monitor.models import Alert, Delivery
 from monitor.notify.payload import digest_id
 from monitor.text import clean, safe_url
+
+
+class EmailNotifier(NotifierSettings):
+    kind: Literal["email"]
+    host: str = Field(min_length=1)
+    port: Count | None = None
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = None
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    to: list[str] = Field(min_length=1)
+    timeout: Duration = 30.0
+    digest: Digest = 0.0
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, to: list[str]) -> list[str]:
+        for addr in to:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+", addr):
+                raise ValueError(f"{addr!r} is not an email address")
+        return to
+
 
 SUBJECT_LIMIT = 200
 
@@ -103,7 +128,7 @@ class EmailSender:
     config: EmailNotifier
 
     @classmethod
-    def build(cls, name: str, config: NotifierConfig, client: httpx.AsyncClient) -> EmailSender:
+    def build(cls, name: str, config: NotifierSettings, client: httpx.AsyncClient) -> EmailSender:
         assert isinstance(config, EmailNotifier)
         return cls(name, config)
 

@@ -7,7 +7,7 @@ import time
 import httpx
 
 from monitor.errors import PermanentDelivery, TransientDelivery
-from monitor.schedule import parse_retry_after
+from monitor.httpheaders import parse_retry_after
 from monitor.text import clean
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})

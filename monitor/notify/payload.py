@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from monitor.identity import stable_id
-from monitor.models import Delivery
+from monitor.models import Delivery, stable_id
 from monitor.text import safe_url
 
 

@@ -13,15 +13,24 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import Field
 
-from monitor.config import NotifierConfig, SlackNotifier
+from monitor.config import Digest, Duration, NotifierSettings
 from monitor.errors import PermanentDelivery, TransientDelivery
 from monitor.models import Delivery
 from monitor.notify.http import classify, post
 from monitor.text import clean, safe_url
+
+
+class SlackNotifier(NotifierSettings):
+    kind: Literal["slack"]
+    webhook_url: str = Field(pattern=r"^https?://")
+    timeout: Duration = 15.0
+    digest: Digest = 0.0
+
 
 SECTION_LIMIT = 3000
 MIN_SPACING = 1.0
@@ -134,7 +143,7 @@ class SlackSender:
     max_batch = 15
 
     @classmethod
-    def build(cls, name: str, config: NotifierConfig, client: httpx.AsyncClient) -> SlackSender:
+    def build(cls, name: str, config: NotifierSettings, client: httpx.AsyncClient) -> SlackSender:
         assert isinstance(config, SlackNotifier)
         return cls(name, config, client)
 

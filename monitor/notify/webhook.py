@@ -12,13 +12,37 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import httpx
+from pydantic import Field, field_validator
 
-from monitor.config import NotifierConfig, WebhookNotifier
+from monitor.config import Digest, Duration, NotifierSettings
 from monitor.models import Delivery
 from monitor.notify.http import classify, post
 from monitor.notify.payload import alert_body, digest_document, digest_id, encode
+
+
+class WebhookNotifier(NotifierSettings):
+    kind: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://")
+    secret: str | None = None
+
+    @field_validator("secret")
+    @classmethod
+    def _secret(cls, secret: str | None) -> str | None:
+        if secret is not None and secret.startswith("whsec_"):
+            try:
+                body = secret.removeprefix("whsec_")
+                base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError(
+                    "a whsec_ secret must be base64 after the prefix (Standard Webhooks)"
+                ) from None
+        return secret
+
+    timeout: Duration = 15.0
+    digest: Digest = 0.0
 
 
 def secret_key(secret: str) -> bytes:
@@ -51,7 +75,7 @@ class WebhookSender:
     client: httpx.AsyncClient
 
     @classmethod
-    def build(cls, name: str, config: NotifierConfig, client: httpx.AsyncClient) -> WebhookSender:
+    def build(cls, name: str, config: NotifierSettings, client: httpx.AsyncClient) -> WebhookSender:
         assert isinstance(config, WebhookNotifier)
         return cls(name, config, client)
 

@@ -2,6 +2,8 @@
 
 ``Store`` combines the per-concern parts: ``feeds.py`` (feed state, seen-state, the
 one-transaction record of a poll) and ``outbox.py`` (delivery leases and outcomes).
+It executes policies decided elsewhere (identity keys, alert repeats, schedules) and
+must not import anything above ``models``/``errors``: no fetching, matching or sending.
 """
 
 from __future__ import annotations

@@ -6,8 +6,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from monitor.identity import item_keys, stable_id, story_link, title_key
-from monitor.models import Alert, Item
+from monitor.models import Alert, Item, KeyedItem, stable_id
 from monitor.store.db import Database
 from monitor.store.rows import FeedState, PollOutcome, Route, digest_due
 
@@ -225,7 +224,7 @@ class FeedStore(Database):
     def record_poll(
         self,
         feed: str,
-        items: Sequence[Item],
+        items: Sequence[KeyedItem],
         route: Callable[[Item], list[Route]],
         *,
         now: float,
@@ -237,18 +236,20 @@ class FeedStore(Database):
         before_commit: Callable[[], None] | None = None,
     ) -> PollOutcome:
         """In ONE transaction: new item keys, items, alerts and one outbox row per
-        (alert, notifier), and the feed's state. ``alert=False`` is the baseline poll."""
+        (alert, notifier), and the feed's state. ``alert=False`` is the baseline poll.
+        Which keys make an item seen, and which make an alert a repeat, was decided by
+        the caller (``feeds/identity.py``); this only executes it."""
         with self.write() as conn:
-            keyed = [(item, item_keys(item)) for item in items]
-            existing = self._existing_keys(feed, [k for _, keys in keyed for k in keys])
-            new_items: list[tuple[str, Item]] = []
+            existing = self._existing_keys(feed, [k for ki in items for k in ki.keys])
+            new_items: list[tuple[str, KeyedItem]] = []
             key_rows: list[tuple[str, str, str]] = []
-            for item, keys in keyed:
+            for ki in items:
+                keys = ki.keys
                 if not keys:
                     continue
                 item_id = stable_id(feed, keys[0])
                 if existing.isdisjoint(keys):
-                    new_items.append((item_id, item))
+                    new_items.append((item_id, ki))
                 # Learn every key (a seen item's new link or hash), and stop the same
                 # story appearing twice within this one document.
                 existing.update(keys)
@@ -265,14 +266,17 @@ class FeedStore(Database):
             conn.executemany(
                 "INSERT OR IGNORE INTO items (id, feed, title, link, published, first_seen)"
                 " VALUES (?, ?, ?, ?, ?, ?)",
-                [(i, feed, it.title, it.link, it.published, now) for i, it in new_items],
+                [
+                    (i, feed, ki.item.title, ki.item.link, ki.item.published, now)
+                    for i, ki in new_items
+                ],
             )
             alerts: list[Alert] = []
             deliveries = 0
             if alert:
                 since = now - title_window
-                for item_id, item in new_items:
-                    link, tkey = story_link(item.link), title_key(item.title)
+                for item_id, ki in new_items:
+                    item, link, tkey = ki.item, ki.story_link, ki.title_key
                     for r in route(item):
                         if self._already_alerted(r.rule_id, link, tkey, since):
                             continue

@@ -6,8 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.identity import stable_id
-from monitor.models import Alert, Delivery, Item
+from monitor.models import Alert, Delivery, Item, stable_id
 from monitor.store.db import Database
 
 _SELECT = (

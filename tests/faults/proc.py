@@ -22,7 +22,7 @@ from typing import Any, Self
 
 from tests.conftest import Workspace
 
-#: A text log line as ``monitor.log.TextFormatter`` writes it.
+#: A text log line as ``monitor.service.log.TextFormatter`` writes it.
 LOG_LINE = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} (DEBUG|INFO|WARNING|ERROR|CRITICAL) ")
 #: The summary lines ``newsmon once`` prints at the end.
 SUMMARY_LINE = re.compile(r"^newsmon: ")

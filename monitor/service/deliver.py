@@ -21,14 +21,14 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from monitor import metrics
-from monitor.config import Config, NotifierConfig
+from monitor.config import Config, NotifierSettings
 from monitor.errors import PermanentDelivery, TransientDelivery
-from monitor.faults import crash_point
 from monitor.models import Delivery
 from monitor.notify import Notifier
-from monitor.schedule import delivery_backoff
+from monitor.service import metrics, notices
+from monitor.service.schedule import delivery_backoff
 from monitor.store import Store
+from monitor.testhooks import crash_point
 from monitor.text import clean
 
 log = logging.getLogger("newsmon.deliver")
@@ -50,7 +50,7 @@ class DeliveryReport:
         return bool(self.retry or self.dead)
 
 
-def config_hash(config: NotifierConfig) -> str:
+def config_hash(config: NotifierSettings) -> str:
     return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
 
 
@@ -113,16 +113,10 @@ class _Run:
         if row.alert.kind == "notice":
             return  # never a notice about a notice
         targets = [n for n in self.config.defaults.ops_notify if n != row.notifier]
-        hour = int(now // 3600)
-        if targets and self.store.add_notice(
-            f"dead:{row.notifier}:{hour}",
-            f"newsmon: delivery to {row.notifier} failed for good",
-            f"Alert {clean(row.alert.item.title, 200)!r} (rule {row.alert.rule_id}) could not be "
-            f"delivered to {row.notifier}: {error}. See `newsmon alerts`; "
-            "`newsmon alerts --retry-dead` sends dead rows again.",
-            targets,
-            now,
-        ):
+        notice = notices.delivery_dead(
+            row.notifier, clean(row.alert.item.title, 200), row.alert.rule_id, error, now
+        )
+        if targets and self.store.add_notice(notice.key, notice.subject, notice.body, targets, now):
             log.info("operator notice queued for %s", ", ".join(targets))
 
     def transient(self, unit: list[Delivery], exc: TransientDelivery) -> None:

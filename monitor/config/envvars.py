@@ -10,8 +10,8 @@ import os
 import re
 from typing import Any
 
+from monitor.config.yamlfile import KeyPath, Marks
 from monitor.errors import Problem
-from monitor.yamlfile import KeyPath, Marks
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

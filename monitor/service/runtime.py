@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from monitor import metrics
-from monitor.config import Config, FeedConfig, load_config, rules_dir_of, sort_problems
-from monitor.deliver import DeliveryReport, deliver_due, release_stale_leases
+from monitor.config import Config, FeedConfig, rules_dir_of, sort_problems
 from monitor.errors import ConfigError
-from monitor.fetch import Fetcher, FetchLimits
-from monitor.notify import build_notifiers, http_client
-from monitor.parse import check_expat
-from monitor.parsepool import ParsePool
-from monitor.pipeline import PollReport, poll_feed
-from monitor.rules import RuleSet, check_examples, check_rules, load_rules
+from monitor.feeds.fetch import Fetcher, FetchLimits
+from monitor.feeds.parse import check_expat
+from monitor.feeds.parsepool import ParsePool
+from monitor.matching.rules import RuleSet, check_examples, check_rules, load_rules
+from monitor.notify import build_notifiers, http_client, load_config
+from monitor.service import metrics
+from monitor.service.deliver import DeliveryReport, deliver_due, release_stale_leases
+from monitor.service.pipeline import PollReport, poll_feed
 from monitor.store import FeedState, Store
 
 log = logging.getLogger("newsmon")

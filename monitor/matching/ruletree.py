@@ -1,7 +1,7 @@
 """A compiled rule: a tree of groups over term keys, evaluated against found keys (pure).
 
 A group's clauses AND together: ``any`` (at least one element), ``all`` (every element),
-``none`` (veto). Terms are indexes into the shared automaton (monitor/match.py).
+``none`` (veto). Terms are indexes into the shared automaton (monitor/matching/automaton.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A read-only HTTP side door into the running daemon: ``/healthz``, ``/metrics`` and a
-status page for people (``/``), rendered by :mod:`monitor.webpage`.
+status page for people (``/``), rendered by :mod:`monitor.service.webpage`.
 
 It runs a stdlib ``ThreadingHTTPServer`` on a daemon thread. The daemon's own SQLite
 connection belongs to the event loop thread, so every request that reads the database
@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor import metrics
 from monitor.errors import StateError
+from monitor.service import metrics
+from monitor.service.webpage import CHART_DAYS, DAY, render_page
 from monitor.store import Store
-from monitor.webpage import CHART_DAYS, DAY, render_page
 
 log = logging.getLogger("newsmon.web")
 

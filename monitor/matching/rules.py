@@ -17,11 +17,11 @@ from typing import Any, Literal
 from pydantic import Field
 
 from monitor.config import SLUG, Config
+from monitor.config.validation import Digest, Strict, unknown_key, validate
+from monitor.config.yamlfile import KeyPath, Marks, load_yaml
 from monitor.errors import ConfigError, Problem
-from monitor.match import Automaton, normalize, union
-from monitor.ruletree import Group, Term, evaluate
-from monitor.validation import Digest, Strict, unknown_key, validate
-from monitor.yamlfile import KeyPath, Marks, load_yaml
+from monitor.matching.automaton import Automaton, normalize, union
+from monitor.matching.ruletree import Group, Term, evaluate
 
 MAX_DEPTH = 8
 

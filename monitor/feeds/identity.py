@@ -7,12 +7,11 @@ tracking parameters, so that ``utm_*`` added to a re-published story do not make
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from monitor.match import normalize
-from monitor.models import Item
+from monitor.matching.automaton import normalize
+from monitor.models import Item, KeyedItem
 
 TRACKING_PREFIXES = ("utm_", "mc_", "pk_", "piwik_", "matomo_", "hsa_", "_hs")
 TRACKING_PARAMS = frozenset(
@@ -82,7 +81,6 @@ def item_keys(item: Item) -> list[str]:
     return keys
 
 
-def stable_id(*parts: str) -> str:
-    """26-char base32 id from the parts: the same inputs always give the same id."""
-    digest = hashlib.sha256("|".join(parts).encode("utf-8")).digest()
-    return base64.b32encode(digest).decode("ascii")[:26].lower()
+def keyed(item: Item) -> KeyedItem:
+    """The whole identity policy for one item: its seen-keys and its story keys."""
+    return KeyedItem(item, tuple(item_keys(item)), story_link(item.link), title_key(item.title))

@@ -10,8 +10,7 @@ from typing import Any
 import click
 
 from monitor.config import Config
-from monitor.identity import stable_id
-from monitor.models import Alert, Delivery, Item
+from monitor.models import Alert, Delivery, Item, stable_id
 from monitor.notify import build_notifiers, http_client
 from monitor.store import Store, lock_holder
 from monitor.text import clean

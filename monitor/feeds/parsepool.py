@@ -22,8 +22,8 @@ import signal
 from typing import Any
 
 from monitor.errors import FetchTimeout
+from monitor.feeds.parse import parse_feed
 from monitor.models import ParsedFeed
-from monitor.parse import parse_feed
 
 log = logging.getLogger("newsmon.parse")
 

@@ -6,21 +6,20 @@ are collected before failing, so one run of ``newsmon check`` shows them all.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, field_validator
 
 from monitor import __version__
-from monitor.envvars import expand_env
+from monitor.config.envvars import expand_env
+from monitor.config.validation import Count, Digest, Duration, Size, Strict, validate
+from monitor.config.yamlfile import Marks, load_yaml
 from monitor.errors import ConfigError, Problem
-from monitor.validation import Count, Digest, Duration, Size, Strict, validate
-from monitor.yamlfile import Marks, load_yaml
 
 SLUG = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 DEFAULT_USER_AGENT = (
@@ -55,69 +54,15 @@ class FeedConfig(Strict):
         return tags
 
 
-class ConsoleNotifier(Strict):
-    kind: Literal["console"]
-    stream: Literal["stdout", "stderr"] = "stdout"
+class NotifierSettings(Strict):
+    """What every notifier kind's settings have; each file in ``monitor/notify/`` owns a
+    subclass with its ``kind`` literal and its own keys, listed in ``notify.KINDS``."""
+
+    kind: str
     digest: Digest = 0.0
 
 
-class WebhookNotifier(Strict):
-    kind: Literal["webhook"]
-    url: str = Field(pattern=r"^https?://")
-    secret: str | None = None
-
-    @field_validator("secret")
-    @classmethod
-    def _secret(cls, secret: str | None) -> str | None:
-        if secret is not None and secret.startswith("whsec_"):
-            try:
-                body = secret.removeprefix("whsec_")
-                base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
-            except (binascii.Error, ValueError):
-                raise ValueError(
-                    "a whsec_ secret must be base64 after the prefix (Standard Webhooks)"
-                ) from None
-        return secret
-
-    timeout: Duration = 15.0
-    digest: Digest = 0.0
-
-
-class SlackNotifier(Strict):
-    kind: Literal["slack"]
-    webhook_url: str = Field(pattern=r"^https?://")
-    timeout: Duration = 15.0
-    digest: Digest = 0.0
-
-
-class EmailNotifier(Strict):
-    kind: Literal["email"]
-    host: str = Field(min_length=1)
-    port: Count | None = None
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str | None = None
-    password: str | None = None
-    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-    to: list[str] = Field(min_length=1)
-    timeout: Duration = 30.0
-    digest: Digest = 0.0
-
-    @field_validator("to")
-    @classmethod
-    def _to(cls, to: list[str]) -> list[str]:
-        for addr in to:
-            if not re.fullmatch(r"[^@\s]+@[^@\s]+", addr):
-                raise ValueError(f"{addr!r} is not an email address")
-        return to
-
-
-NotifierConfig = ConsoleNotifier | WebhookNotifier | SlackNotifier | EmailNotifier
-NOTIFIER_MODELS: dict[str, type[Strict]] = {
-    "console": ConsoleNotifier,
-    "webhook": WebhookNotifier,
-    "slack": SlackNotifier,
-    "email": EmailNotifier,
-}
+NotifierModels = Mapping[str, type[NotifierSettings]]
 
 
 class Defaults(Strict):
@@ -182,7 +127,7 @@ class Config:
     database: Path
     rules_dir: Path
     feeds: tuple[FeedConfig, ...]
-    notifiers: dict[str, NotifierConfig]
+    notifiers: dict[str, NotifierSettings]
     defaults: Defaults
     poll: PollConfig
     delivery: DeliveryConfig
@@ -210,10 +155,10 @@ class Config:
 
 
 def _notifiers(
-    raw: dict[str, Any], marks: Marks
-) -> tuple[dict[str, NotifierConfig], list[Problem]]:
+    raw: dict[str, Any], marks: Marks, kinds: NotifierModels
+) -> tuple[dict[str, NotifierSettings], list[Problem]]:
     problems: list[Problem] = []
-    out: dict[str, NotifierConfig] = {}
+    out: dict[str, NotifierSettings] = {}
     for name, spec in raw.items():
         if not re.fullmatch(SLUG, name):
             problems.append(
@@ -223,19 +168,19 @@ def _notifiers(
             problems.append(marks.problem(("notifiers", name), "expected a mapping with kind:"))
             continue
         kind = spec.get("kind")
-        model = NOTIFIER_MODELS.get(kind) if isinstance(kind, str) else None
+        model = kinds.get(kind) if isinstance(kind, str) else None
         if model is None:
             problems.append(
                 marks.problem(
                     ("notifiers", name, "kind"),
-                    f"expected one of {', '.join(NOTIFIER_MODELS)}, got {kind!r}",
+                    f"expected one of {', '.join(kinds)}, got {kind!r}",
                 )
             )
             continue
         notifier, errors = validate(model, spec, marks, ("notifiers", name))
         problems += errors
         if notifier is not None:
-            out[name] = notifier  # type: ignore[assignment]
+            out[name] = notifier
     return out, problems
 
 
@@ -305,8 +250,11 @@ def rules_dir_of(path: Path) -> Path | None:
     return path.parent / raw if isinstance(raw, str) and "${" not in raw else None
 
 
-def load_config(path: Path) -> Config:
-    """Read, expand and validate a config file; raise ``ConfigError`` with every problem."""
+def load_config(path: Path, kinds: NotifierModels) -> Config:
+    """Read, expand and validate a config file; raise ``ConfigError`` with every problem.
+
+    ``kinds`` maps each notifier kind to its settings model (``monitor.notify.MODELS``):
+    passed in, so that this layer never imports the notifiers."""
     path = path.resolve() if path.exists() else path
     display = os.path.relpath(path) if path.is_absolute() else str(path)
     if not path.exists():
@@ -323,7 +271,9 @@ def load_config(path: Path) -> Config:
     # The cross-checks read the raw data, so they run (and report) even when another
     # part of the file failed validation: one `newsmon check` shows every problem.
     raw_notifiers = data.get("notifiers")
-    notifiers, errors = _notifiers(raw_notifiers if isinstance(raw_notifiers, dict) else {}, marks)
+    notifiers, errors = _notifiers(
+        raw_notifiers if isinstance(raw_notifiers, dict) else {}, marks, kinds
+    )
     problems += [e for e in errors if e.path not in missing]
     problems += _duplicate_feeds(data.get("feeds"), marks)
     defaults = data.get("defaults")

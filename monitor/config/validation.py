@@ -9,8 +9,8 @@ from typing import Annotated, Any, TypeVar, get_args
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
+from monitor.config.yamlfile import KeyPath, Marks
 from monitor.errors import Problem
-from monitor.yamlfile import KeyPath, Marks
 
 M = TypeVar("M", bound=BaseModel)
 

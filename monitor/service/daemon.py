@@ -29,14 +29,15 @@ from typing import TYPE_CHECKING, Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import __version__, metrics
+from monitor import __version__
 from monitor.errors import ConfigError
-from monitor.rules import rule_files
-from monitor.runtime import Loaded, Runtime, load_all
+from monitor.matching.rules import rule_files
+from monitor.service import metrics
+from monitor.service.runtime import Loaded, Runtime, load_all
 from monitor.store import Store
 
 if TYPE_CHECKING:
-    from monitor.web import StatusServer
+    from monitor.service.web import StatusServer
 
 log = logging.getLogger("newsmon.daemon")
 
@@ -230,7 +231,7 @@ class Daemon:
         metrics.watch_store(self._snapshot)
         if self.http is not None:
             # Imported only when asked for: the page code is not needed otherwise.
-            from monitor.web import StatusServer  # noqa: PLC0415
+            from monitor.service.web import StatusServer  # noqa: PLC0415
 
             self.web = StatusServer(self.http[0], self.http[1], config.database, self.info)
             try:

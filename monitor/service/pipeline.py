@@ -11,15 +11,15 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from monitor import metrics
 from monitor.config import Config, FeedConfig
 from monitor.errors import FeedError
-from monitor.faults import crash_point
-from monitor.fetch import Fetcher
+from monitor.feeds.fetch import Fetcher
+from monitor.feeds.identity import keyed
+from monitor.feeds.parsepool import ParsePool
+from monitor.matching.rules import RuleSet
 from monitor.models import Item
-from monitor.parsepool import ParsePool
-from monitor.rules import RuleSet
-from monitor.schedule import (
+from monitor.service import metrics, notices
+from monitor.service.schedule import (
     REDIRECT_SPAN,
     REDIRECT_TIMES,
     failing_long_enough,
@@ -27,6 +27,7 @@ from monitor.schedule import (
     next_poll_after_success,
 )
 from monitor.store import FeedState, PollOutcome, Route, Store
+from monitor.testhooks import crash_point
 
 log = logging.getLogger("newsmon.poll")
 
@@ -101,7 +102,7 @@ async def poll_feed(
     try:
         outcome: PollOutcome = store.record_poll(
             feed.name,
-            parsed.items,
+            [keyed(item) for item in parsed.items],
             route,
             now=now,
             alert=not baseline,
@@ -170,7 +171,7 @@ def _failed(
         feed.name,
         error,
         after.error_count,
-        _human(delay),
+        notices.human(delay),
     )
     if not after.notice_sent and failing_long_enough(
         after.error_count,
@@ -180,17 +181,10 @@ def _failed(
         after=config.poll.notify_after,
     ):
         since = after.failing_since or now
-        store.add_notice(
-            f"feed-failing:{feed.name}:{since:.0f}",
-            f"newsmon: feed {feed.name} keeps failing",
-            f"Feed {feed.name} ({feed.url}) failed {after.error_count} polls in a row since "
-            f"{_utc(since)}. Last error: {error}. newsmon keeps retrying (next in "
-            f"{_human(delay)}, backing off up to poll.max_interval) and says when it recovers.",
-            config.defaults.ops_notify,
-            now,
-        )
+        notice = notices.feed_failing(feed.name, feed.url, after.error_count, since, error, delay)
+        store.add_notice(notice.key, notice.subject, notice.body, config.defaults.ops_notify, now)
         store.mark_failure_noticed(feed.name)
-        log.error("feed %s: failing since %s; operator notified", feed.name, _utc(since))
+        log.error("feed %s: failing since %s; operator notified", feed.name, notices.utc(since))
     return PollReport(feed.name, "error", error=error)
 
 
@@ -202,14 +196,8 @@ def _recovered(
     log.info("feed %s: recovered after %d failed polls", feed.name, state.error_count)
     if state.notice_sent:
         since = state.failing_since or now
-        store.add_notice(
-            f"feed-recovered:{feed.name}:{since:.0f}",
-            f"newsmon: feed {feed.name} works again",
-            f"Feed {feed.name} ({feed.url}) recovered after {state.error_count} failed polls "
-            f"(failing since {_utc(since)}).",
-            config.defaults.ops_notify,
-            now,
-        )
+        notice = notices.feed_recovered(feed.name, feed.url, state.error_count, since)
+        store.add_notice(notice.key, notice.subject, notice.body, config.defaults.ops_notify, now)
 
 
 def _learn_redirect(
@@ -235,15 +223,3 @@ def _learn_redirect(
             final_url,
             state.source_url,
         )
-
-
-def _utc(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(ts))
-
-
-def _human(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.1f}h"

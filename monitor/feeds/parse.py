@@ -24,7 +24,7 @@ import feedparser
 from feedparser.encodings import convert_to_utf8
 
 from monitor.errors import FeedRefused, NotAFeed, ResponseTooLarge, StateError
-from monitor.jsonfeed import SUMMARY_LIMIT, TITLE_LIMIT, looks_like_json, parse_json_feed
+from monitor.feeds.jsonfeed import SUMMARY_LIMIT, TITLE_LIMIT, looks_like_json, parse_json_feed
 from monitor.models import Item, ParsedFeed
 from monitor.text import clean, html_to_text, safe_url
 

@@ -32,9 +32,9 @@ from monitor.errors import (
     ResponseTooLarge,
     TooManyRedirects,
 )
+from monitor.feeds.netguard import PUBLIC_ONLY, GuardedTransport
+from monitor.httpheaders import parse_max_age, parse_retry_after
 from monitor.models import FetchResult
-from monitor.netguard import PUBLIC_ONLY, GuardedTransport
-from monitor.schedule import parse_max_age, parse_retry_after
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "

@@ -23,12 +23,14 @@ from monitor.feeds import opml
 from monitor.matching.automaton import Automaton
 from monitor.matching.rules import RuleSet, check_examples, load_rule
 from monitor.matching.ruletree import explain
+from monitor.models import PostgresURL, is_postgres_url
 from monitor.notify import load_config
 from monitor.service import admin
 from monitor.service import log as logsetup
 from monitor.service.daemon import Daemon
 from monitor.service.runtime import Runtime, load_all
-from monitor.store import Store
+from monitor.store import Store, lock_holder
+from monitor.store.copy import copy_database
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "config.yaml"
@@ -192,6 +194,10 @@ def check(ctx: click.Context, /, **given: Any) -> None:
         return
     rules = loaded.rules.rules
     examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in rules)
+    problem = admin.database_problem(loaded.config)
+    if problem is not None:
+        click.echo(f"newsmon: {problem}", err=True)
+        sys.exit(1)
     click.echo(
         f"ok: {settings['config_path']}: {len(loaded.config.feeds)} feeds, "
         f"{len(loaded.config.notifiers)} notifiers, {len(rules)} rules, {examples} examples pass"
@@ -363,6 +369,40 @@ def import_opml(
             f"add this line to {config.path.name} to use them:  feed_files: [{pattern}]",
             err=True,
         )
+
+
+@cli.group()
+def db() -> None:
+    """Database tools (moving to PostgreSQL)."""
+
+
+@db.command("copy")
+@common
+@click.option("--to", "to", required=True, metavar="URL",
+              help="postgresql://user:password@host:5432/dbname (an empty database).")  # fmt: skip
+@click.pass_context
+def db_copy(ctx: click.Context, /, to: str, **given: Any) -> None:
+    """Copy this config's SQLite database into PostgreSQL, nothing re-alerted.
+
+    Stop the daemon first. Then set `database:` to the URL and start the workers."""
+    config = _config_only(ctx, given)
+    if not is_postgres_url(to):
+        raise click.BadParameter("expected a postgresql:// URL", param_hint="--to")
+    if not isinstance(config.database, Path):
+        raise click.ClickException(f"{config.path}: database is already {config.database}")
+    holder = lock_holder(config.database)
+    if holder is not None:
+        raise click.ClickException(f"newsmon (pid {holder}) is using {config.database}; stop it")
+    target = PostgresURL(to)
+    counts = copy_database(
+        config.database, target, lambda table, n: click.echo(f"{table}: {n} rows", err=True)
+    )
+    click.echo(
+        f"copied {config.database} into {target}: {counts.get('feeds', 0)} feeds, "
+        f"{counts.get('items', 0)} items, {counts.get('alerts', 0)} alerts, "
+        f"{counts.get('outbox', 0)} deliveries. Now set `database: {target}` in "
+        f"{config.path.name} and start the workers."
+    )
 
 
 def main() -> None:

@@ -91,3 +91,30 @@ def stable_id(*parts: str) -> str:
     """26-char base32 id from the parts: the same inputs always give the same id."""
     digest = hashlib.sha256("|".join(parts).encode("utf-8")).digest()
     return base64.b32encode(digest).decode("ascii")[:26].lower()
+
+
+@dataclass(frozen=True)
+class PostgresURL:
+    """A ``postgresql://`` database URL. ``str()`` hides the password, so the URL can be
+    logged and shown by ``status``; ``url`` is what the driver connects with."""
+
+    url: str = field(repr=False)
+
+    def __str__(self) -> str:
+        from urllib.parse import urlsplit, urlunsplit  # noqa: PLC0415 - rarely needed
+
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def __repr__(self) -> str:
+        return f"PostgresURL({str(self)!r})"
+
+
+def is_postgres_url(text: str) -> bool:
+    return text.startswith(("postgresql://", "postgres://"))

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
+from monitor.models import PostgresURL
+from tests.pgserver import fresh_database
 from tests.servers import FeedServer, WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -125,3 +127,20 @@ def base_config(
         "poll": {"timeout": "10s", "connect_timeout": "2s", "read_timeout": "5s"},
         "delivery": {"backoff_base": "1s", "backoff_cap": "2s"},
     }
+
+
+@pytest.fixture
+def pg_url() -> Iterator[PostgresURL]:
+    """An empty PostgreSQL database of its own (see tests/pgserver.py)."""
+    with fresh_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Path | PostgresURL]:
+    """Each store test runs on both backends, so the two cannot drift apart."""
+    if request.param == "sqlite":
+        yield tmp_path / "state" / "newsmon.db"
+        return
+    with fresh_database() as url:
+        yield url

@@ -60,6 +60,7 @@ def test_offline_example_config_loads() -> None:
     folder = REPO / "examples" / "offline"
     config = load_config(folder / "config.yaml")
     assert config.rules_dir == (folder / "rules").resolve()
+    assert isinstance(config.database, Path)
     assert config.database.is_relative_to(folder.resolve())
     (feed,) = config.feeds
     source = Path(config.feed_source(feed))

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -20,6 +21,7 @@ from monitor.config.envvars import expand_env
 from monitor.config.validation import Count, Digest, Duration, Size, Strict, validate
 from monitor.config.yamlfile import Marks, load_yaml
 from monitor.errors import ConfigError, Problem
+from monitor.models import PostgresURL, is_postgres_url
 
 SLUG = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 DEFAULT_USER_AGENT = (
@@ -120,11 +122,34 @@ class _File(Strict):
     feed_files: list[str] = []
     watch: bool = True
 
+    @field_validator("database")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        # A URL-looking value that is not PostgreSQL would otherwise become a file path.
+        scheme = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", value)
+        if scheme and not is_postgres_url(value):
+            raise ValueError(
+                f"unsupported database URL scheme {scheme.group(1)}: "
+                "(use a SQLite file path or postgresql://user:password@host:5432/dbname)"
+            )
+        if scheme:
+            parts = urlsplit(value)
+            try:
+                parts.port  # noqa: B018 - raises on a port that is not a number
+            except ValueError:
+                raise ValueError("the database URL's port must be a number") from None
+            if not parts.hostname or not parts.path.strip("/"):
+                raise ValueError(
+                    "a PostgreSQL URL needs a host and a database name: "
+                    "postgresql://user:password@host:5432/dbname"
+                )
+        return value
+
 
 @dataclass(frozen=True)
 class Config:
     path: Path
-    database: Path
+    database: Path | PostgresURL  # a SQLite file, or a shared PostgreSQL database
     rules_dir: Path
     feeds: tuple[FeedConfig, ...]
     notifiers: dict[str, NotifierSettings]
@@ -305,7 +330,11 @@ def load_config(path: Path, kinds: NotifierModels) -> Config:
     base = path.parent
     return Config(
         path=path,
-        database=(base / parsed.database).resolve(),
+        database=(
+            PostgresURL(parsed.database)
+            if is_postgres_url(parsed.database)
+            else (base / parsed.database).resolve()
+        ),
         rules_dir=(base / parsed.rules_dir).resolve(),
         feeds=tuple(feeds),
         notifiers=notifiers,

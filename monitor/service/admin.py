@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import click
 
 from monitor.config import Config
+from monitor.errors import StateError
 from monitor.models import Alert, Delivery, Item, stable_id
 from monitor.notify import build_notifiers, http_client
+from monitor.service.workers import worker_problems
 from monitor.store import Store, lock_holder
 from monitor.text import clean
 
@@ -38,11 +41,23 @@ def in_or_ago(ts: float | None, now: float) -> str:
 
 
 def open_store(config: Config) -> Store:
-    if not config.database.exists():
+    if isinstance(config.database, Path) and not config.database.exists():
         raise click.ClickException(
             f"no database yet at {config.database}: run `newsmon once` or `newsmon run` first"
         )
     return Store(config.database, lock=False)
+
+
+def database_problem(config: Config) -> str | None:
+    """Why the configured database cannot be used (unreachable, schema newer than this
+    newsmon), or None. A SQLite file that does not exist yet is fine: it is created."""
+    if isinstance(config.database, Path) and not config.database.exists():
+        return None
+    try:
+        Store(config.database, lock=False, readonly=True).close()
+    except StateError as exc:
+        return str(exc)
+    return None
 
 
 def show_alerts(config: Config, limit: int, as_json: bool) -> None:
@@ -120,10 +135,11 @@ def show_feeds(config: Config, as_json: bool) -> None:
 def status(config: Config, as_json: bool) -> int:
     """Print a health summary; return 0 when healthy, 1 when something needs a look."""
     now = time.time()
-    holder = lock_holder(config.database)
+    local = isinstance(config.database, Path)
+    holder = lock_holder(config.database) if isinstance(config.database, Path) else None
     problems: list[str] = []
     doc: dict[str, Any] = {"database": str(config.database), "daemon_pid": holder}
-    if not config.database.exists():
+    if isinstance(config.database, Path) and not config.database.exists():
         problems.append("no database yet: newsmon has never run with this config")
         doc.update(feeds={}, outbox={})
     else:
@@ -132,8 +148,15 @@ def status(config: Config, as_json: bool) -> int:
             health = store.health(now)
             states = {s.name: s for s in store.feed_states()}
             meta = store.meta()
+            # SQLite has one daemon, shown by its lock; workers matter on PostgreSQL.
+            listed = [] if local else store.workers(now)
         finally:
             store.close()
+        if not local:
+            workers, found = worker_problems(listed, config, now)
+            doc["workers"] = workers
+            holder = len(workers) or None  # "is something running", for the lag check
+            problems += found or ([] if workers else ["no worker is running on this database"])
         enabled = [f for f in config.feeds if f.enabled]
         # "failing": the last poll failed (as the status page and /metrics count it);
         # "keeps failing": past poll.notify_after_failures, which needs attention.
@@ -166,9 +189,16 @@ def status(config: Config, as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(doc, indent=2))
     else:
-        running = f"running (pid {holder})" if holder else "not running"
-        click.echo(f"daemon:    {running}")
+        if local:
+            running = f"running (pid {holder})" if holder else "not running"
+            click.echo(f"daemon:    {running}")
         click.echo(f"database:  {config.database}")
+        for w in doc.get("workers", []) if not local else []:
+            marks = (["STALE"] if w["stale"] else []) + [f"{d} differ" for d in w["differs"]]
+            click.echo(
+                f"worker:    {w['id']}  newsmon {w['version']}  heartbeat "
+                f"{w['heartbeat_age']:.0f}s ago" + (f"  [{', '.join(marks)}]" if marks else "")
+            )
         feeds = doc["feeds"]
         if feeds:
             click.echo(

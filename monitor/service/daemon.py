@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -34,6 +35,7 @@ from monitor.errors import ConfigError
 from monitor.matching.rules import rule_files
 from monitor.service import metrics
 from monitor.service.runtime import Loaded, Runtime, load_all
+from monitor.service.workers import config_hashes, new_worker_id
 from monitor.store import Store
 
 if TYPE_CHECKING:
@@ -75,6 +77,8 @@ class Daemon:
         self.http = http
         self.web: StatusServer | None = None
         self.scheduler: AsyncIOScheduler | None = None
+        self.worker_id = new_worker_id()
+        self.hashes = config_hashes(loaded.config)
 
     @property
     def store(self) -> Store:
@@ -85,6 +89,7 @@ class Daemon:
         config = self.runtime.config
         return {
             "version": __version__,
+            "worker": self.worker_id,
             "pid": os.getpid(),
             "started_at": self.started_at,
             "heartbeat": self.heartbeat,
@@ -119,7 +124,12 @@ class Daemon:
 
     async def _poll(self) -> None:
         self.heartbeat = time.time()
-        self.store.set_meta("daemon", json.dumps({"pid": os.getpid(), "heartbeat": self.heartbeat}))
+        if self.store.shared:
+            self.store.worker_heartbeat(self.worker_id, self.heartbeat, *self.hashes)
+        else:
+            self.store.set_meta(
+                "daemon", json.dumps({"pid": os.getpid(), "heartbeat": self.heartbeat})
+            )
         # Stay inside one tick so the next one is never skipped as "still running".
         await self.runtime.pump(budget=0.8 * self.runtime.config.poll.tick)
 
@@ -133,11 +143,21 @@ class Daemon:
             self.reload()
 
     async def _housekeeping(self) -> None:
-        retention = self.runtime.config.retention
-        pruned = self.store.prune(time.time(), retention.items, retention.alerts)
-        if any(pruned.values()):
-            log.info("housekeeping: pruned %s", ", ".join(f"{n} {k}" for k, n in pruned.items()))
-        self.store.optimize()
+        # On PostgreSQL every worker schedules this job; the advisory lock lets one run it
+        # and the others skip this round (the next holder runs it an hour later).
+        with self.store.exclusive("housekeeping") as mine:
+            if not mine:
+                log.debug("housekeeping: another worker is running it")
+                return
+            retention = self.runtime.config.retention
+            pruned = self.store.prune(time.time(), retention.items, retention.alerts)
+            if any(pruned.values()):
+                log.info(
+                    "housekeeping: pruned %s", ", ".join(f"{n} {k}" for k, n in pruned.items())
+                )
+            if self.store.shared:
+                self.store.forget_workers(time.time())
+            self.store.optimize()
 
     def reload(self) -> None:
         try:
@@ -151,6 +171,7 @@ class Daemon:
         old = self.runtime.config
         self.runtime.replace(loaded)
         self.signature = files_signature(loaded)
+        self.hashes = config_hashes(loaded.config)
         if self.scheduler is not None:
             for job_id, before, after in (
                 ("poll", old.poll.tick, loaded.config.poll.tick),
@@ -221,6 +242,12 @@ class Daemon:
             loop.add_signal_handler(signum, self._on_signal, signum)
         config = self.runtime.config
         self.store.set_meta("reload_error", None)
+        if self.store.shared:
+            self.store.register_worker(
+                self.worker_id, host=socket.gethostname(), pid=os.getpid(),
+                version=__version__, config_hash=self.hashes[0], rules_hash=self.hashes[1],
+                now=time.time(),
+            )  # fmt: skip
         if not self.store.integrity_ok():
             log.error(
                 "database %s fails PRAGMA quick_check: running on, but back it up and "
@@ -257,7 +284,10 @@ class Daemon:
         await self._drain(config.delivery.shutdown_grace)
         if self.web is not None:
             self.web.stop()
-        self.store.set_meta("daemon", None)
+        if self.store.shared:
+            self.store.worker_stopped(self.worker_id, time.time())
+        else:
+            self.store.set_meta("daemon", None)
         await self.runtime.aclose()
         log.info("stopped")
         return 0
@@ -277,11 +307,15 @@ class Daemon:
             await asyncio.wait([*self.polls, *polls], timeout=1)
 
     def _snapshot(self) -> dict[str, Any]:
-        # Called from the scrape thread: use a separate read-only connection.
-        store = Store(self.runtime.config.database, lock=False, readonly=True)
-        try:
-            data = store.health(time.time())
-        finally:
-            store.close()
+        # Called from the scrape thread. PostgreSQL's store is a pool, safe from any
+        # thread; SQLite's connection belongs to the loop: use a separate read-only one.
+        if self.store.shared:
+            data = self.store.health(time.time())
+        else:
+            store = Store(self.runtime.config.database, lock=False, readonly=True)
+            try:
+                data = store.health(time.time())
+            finally:
+                store.close()
         data["feeds"] = sum(1 for f in self.runtime.config.feeds if f.enabled)
         return data

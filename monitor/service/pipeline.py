@@ -7,7 +7,6 @@ reported; it never raises into the caller, so the other feeds go on.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from dataclasses import dataclass
 
@@ -26,7 +25,7 @@ from monitor.service.schedule import (
     next_poll_after_failure,
     next_poll_after_success,
 )
-from monitor.store import FeedState, PollOutcome, Route, Store
+from monitor.store import FeedState, PollOutcome, Route, Store, is_unavailable
 from monitor.testhooks import crash_point
 
 log = logging.getLogger("newsmon.poll")
@@ -112,7 +111,9 @@ async def poll_feed(
             last_modified=fetched.last_modified,
             before_commit=lambda: crash_point("before_commit"),
         )
-    except sqlite3.OperationalError as exc:
+    except Exception as exc:
+        if not is_unavailable(exc):
+            raise
         # Disk full, I/O error, locked past busy_timeout: nothing was committed, so no
         # alert exists without its outbox row. The feed's lease runs out and it is
         # polled again; its items are still new then.

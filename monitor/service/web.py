@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.errors import StateError
+from monitor.models import PostgresURL
 from monitor.service import metrics
 from monitor.service.webpage import CHART_DAYS, DAY, render_page
 from monitor.store import Store
@@ -38,7 +39,7 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, host: str, port: int, db_path: Path, info: Callable[[], dict[str, Any]]
+        self, host: str, port: int, db_path: Path | PostgresURL, info: Callable[[], dict[str, Any]]
     ) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.db_path = db_path
@@ -139,7 +140,7 @@ def healthz(info: dict[str, Any], now: float) -> tuple[int, dict[str, Any]]:
     return (200 if fresh else 503), doc
 
 
-def status_page(db_path: Path, info: dict[str, Any], now: float) -> str:
+def status_page(db_path: Path | PostgresURL, info: dict[str, Any], now: float) -> str:
     """Read what the page shows through a private read-only connection, then render."""
     store = Store(db_path, lock=False, readonly=True)
     try:
@@ -156,7 +157,7 @@ class StatusServer:
     """Serves /healthz, /metrics and a read-only status page on a background thread."""
 
     def __init__(
-        self, host: str, port: int, db_path: Path, info: Callable[[], dict[str, Any]]
+        self, host: str, port: int, db_path: Path | PostgresURL, info: Callable[[], dict[str, Any]]
     ) -> None:
         self.host, self.port, self.db_path, self.info = host, port, db_path, info
         self._server: _Server | None = None

@@ -1,21 +1,41 @@
 """The only package that speaks SQL (see ``db.py`` for the durability rules).
 
 ``Store`` combines the per-concern parts: ``feeds.py`` (feed state, seen-state, the
-one-transaction record of a poll) and ``outbox.py`` (delivery leases and outcomes).
+one-transaction record of a poll), ``outbox.py`` (delivery leases and outcomes) and
+``workers.py`` (who is running). ``db.py`` opens either backend; ``dialect.py`` and
+``postgres.py`` let one set of queries run on SQLite and on PostgreSQL.
 It executes policies decided elsewhere (identity keys, alert repeats, schedules) and
 must not import anything above ``models``/``errors``: no fetching, matching or sending.
 """
 
 from __future__ import annotations
 
+import sqlite3
+
 from monitor.store.db import lock_holder
 from monitor.store.feeds import FeedStore
 from monitor.store.outbox import OutboxStore
 from monitor.store.rows import FeedState, PollOutcome, Route
+from monitor.store.workers import WorkerStore
 
 
-class Store(FeedStore, OutboxStore):
-    """An open newsmon database: every query newsmon makes is a method here."""
+class Store(FeedStore, OutboxStore, WorkerStore):
+    """An open newsmon database, SQLite or PostgreSQL: every query newsmon makes is a
+    method here."""
 
 
-__all__ = ["FeedState", "PollOutcome", "Route", "Store", "lock_holder"]
+def is_unavailable(exc: BaseException) -> bool:
+    """The database refused or lost a query (locked, disk full, server gone): the work
+    is retried later; anything else is a bug."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    import sys  # noqa: PLC0415
+
+    if "psycopg" not in sys.modules:  # never loaded: no PostgreSQL store is open
+        return False
+    from monitor.store.postgres import is_operational  # noqa: PLC0415
+
+    return is_operational(exc)
+
+
+__all__ = ["FeedState", "PollOutcome", "Route", "Store", "is_unavailable", "lock_holder"]

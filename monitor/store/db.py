@@ -1,6 +1,11 @@
-"""The only module that speaks SQL: schema, migrations, leases, items, alerts, outbox.
+"""Opening a store: a SQLite file (the embedded default) or a PostgreSQL database.
 
-Durability rules (RELIABILITY.md §4): WAL with ``synchronous=FULL``; every write in a short
+Both backends sit behind the same two members, so every query method is written once:
+``conn`` (``execute``/``executemany`` in SQLite's spelling; ``postgres.py`` rewrites it)
+and ``write()`` (one transaction). ``dialect`` holds the few differences that are not a
+rewrite (claim row locks, day of a timestamp).
+
+SQLite durability rules (RELIABILITY.md §4): WAL with ``synchronous=FULL``; every write in a short
 ``BEGIN IMMEDIATE`` transaction (a deferred transaction that upgrades to a writer fails at
 once with "database is locked" instead of waiting); no network I/O inside a transaction;
 one process per database, enforced by an ``flock`` on ``<db>.lock``.
@@ -11,6 +16,10 @@ sqlite-utils creates and migrates the schema; the hot paths (batched key look-up
 
 Every claim query (due feeds, due outbox rows) is a select-then-update of a lease column,
 which maps one-to-one onto PostgreSQL ``SELECT … FOR UPDATE SKIP LOCKED``.
+
+On PostgreSQL there is no process lock: any number of workers share the database, and
+row locks (claims), unique constraints (one alert per rule and story) and advisory locks
+(housekeeping) keep them from doing the same work twice.
 """
 
 from __future__ import annotations
@@ -18,15 +27,47 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import random
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import sqlite_utils
 
 from monitor.errors import LockedError, StateError
+from monitor.models import PostgresURL
+from monitor.store.dialect import POSTGRES, SQLITE, Dialect
 from monitor.store.schema import MIGRATIONS
+
+if TYPE_CHECKING:
+    from monitor.store.postgres import Pg
+
+T = TypeVar("T")
+CONFLICT_TRIES = 10
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    from monitor.store.postgres import is_conflict  # noqa: PLC0415
+
+    return is_conflict(exc)
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Conn(Protocol):
+    """What query methods use: ``sqlite3.Connection`` or ``postgres.PgConn``."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Cursor: ...
+    def executemany(self, sql: str, parameters: Any, /) -> Cursor: ...
 
 
 def lock_holder(path: Path) -> int | None:
@@ -46,21 +87,65 @@ def lock_holder(path: Path) -> int | None:
 
 
 class Database:
-    """One open database plus its process lock. Use from one thread (the event loop)."""
+    """One open database. SQLite: plus its process lock, used from one thread at a time.
+    PostgreSQL: a connection pool, usable from any thread; ``lock`` does not apply."""
 
-    def __init__(self, path: Path, *, lock: bool = True, readonly: bool = False) -> None:
-        self.path = path
+    conn: Conn
+    dialect: Dialect = SQLITE
+
+    def __init__(
+        self, target: Path | PostgresURL, *, lock: bool = True, readonly: bool = False
+    ) -> None:
+        self.target = target
         self._lock_file: Any = None
+        self._sqlite: sqlite3.Connection | None = None
+        self._pg: Pg | None = None
+        if isinstance(target, PostgresURL):
+            self._open_postgres(target, readonly)
+            return
+        self.path = target
         if lock:
             self._acquire_lock()
         try:
-            self.conn = self._connect(readonly)
-            self.db = sqlite_utils.Database(self.conn)
-            if not readonly:
+            self._sqlite = self._connect(readonly)
+            self.conn = self._sqlite
+            self.db = sqlite_utils.Database(self._sqlite)
+            if readonly:
+                self._check_version()
+            else:
                 self._migrate()
         except BaseException:
             self.close()
             raise
+
+    def _open_postgres(self, url: PostgresURL, readonly: bool) -> None:
+        # Imported here: a SQLite user never loads the PostgreSQL driver.
+        from monitor.store import pgschema  # noqa: PLC0415
+        from monitor.store.postgres import Pg  # noqa: PLC0415
+
+        self.dialect = POSTGRES
+        self._pg = Pg(url)
+        self.conn = self._pg.conn
+        try:
+            if readonly:
+                pgschema.check_version(self._pg)
+            else:
+                pgschema.migrate(self._pg)
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def shared(self) -> bool:
+        """True when other processes may use this database at the same time."""
+        return self.dialect.shared
+
+    def schema_version(self) -> int:
+        if self._pg is not None:
+            from monitor.store import pgschema  # noqa: PLC0415
+
+            return pgschema.version(self._pg)
+        return int(self.conn.execute("PRAGMA user_version").fetchone()[0])
 
     # -- opening --------------------------------------------------------------------
 
@@ -104,35 +189,72 @@ class Database:
             ) from None
         return conn
 
-    def _migrate(self) -> None:
-        (version,) = self.conn.execute("PRAGMA user_version").fetchone()
+    def _check_version(self) -> int:
+        version = self.schema_version()
         if version > len(MIGRATIONS):
             raise StateError(
                 f"{self.path} has schema version {version}, newer than this newsmon "
                 f"understands ({len(MIGRATIONS)}); upgrade newsmon"
             )
+        return version
+
+    def _migrate(self) -> None:
+        version = self._check_version()
         for step in range(version, len(MIGRATIONS)):
             with self.write():
                 MIGRATIONS[step](self.db)
                 self.conn.execute(f"PRAGMA user_version={step + 1}")
 
     def close(self) -> None:
-        conn = getattr(self, "conn", None)
-        if conn is not None:
-            conn.close()
-            self.conn = None  # type: ignore[assignment]
+        if self._sqlite is not None:
+            self._sqlite.close()
+            self._sqlite = None
+        if self._pg is not None:
+            self._pg.close()
+            self._pg = None
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction: waits for other writers up to busy_timeout."""
-        self.conn.execute("BEGIN IMMEDIATE")
+    def write(self) -> Iterator[Conn]:
+        """One transaction. SQLite: ``BEGIN IMMEDIATE``, which waits for other writers up
+        to busy_timeout. PostgreSQL: a transaction on one pooled connection."""
+        if self._pg is not None:
+            with self._pg.transaction() as pg:
+                yield pg
+            return
+        conn = self._sqlite
+        assert conn is not None, "store is closed"
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            yield self.conn
+            yield conn
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
+        conn.execute("COMMIT")
+
+    def retrying(self, work: Callable[[], T]) -> T:
+        """Run a transaction again when PostgreSQL aborted it to break a deadlock between
+        workers (two polls recording the same stories in another order): the server
+        rolls one back, which frees the other; a short random pause staggers the retry."""
+        for attempt in range(1, CONFLICT_TRIES + 1):
+            try:
+                return work()
+            except Exception as exc:
+                if self._pg is None or attempt == CONFLICT_TRIES or not _is_conflict(exc):
+                    raise
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Whether this process may run the job ``name`` now, held for the ``with`` body.
+        SQLite has one process (the file lock), so always. PostgreSQL: a session advisory
+        lock, tried without waiting, so exactly one worker runs the job at a time."""
+        if self._pg is None:
+            yield True
+            return
+        with self._pg.advisory(name) as got:
+            yield got

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -11,6 +12,30 @@ from monitor.store.db import Database
 from monitor.store.rows import FeedState, PollOutcome, Route, digest_due
 
 _IN_BATCH = 500  # host parameters per IN (...) query
+
+
+def _state(r: Sequence[Any]) -> FeedState:
+    return FeedState(
+        name=r[0],
+        url=r[1],
+        next_check_at=r[2],
+        hold_until=r[3],
+        etag=r[4],
+        last_modified=r[5],
+        baseline_done=bool(r[6]),
+        last_poll_at=r[7],
+        last_success_at=r[8],
+        last_status=r[9],
+        last_error=r[10],
+        error_count=r[11],
+        items_total=r[12],
+        source_url=r[13] or r[1],
+        failing_since=r[14],
+        notice_sent=bool(r[15]),
+        redirect_target=r[16],
+        redirect_count=r[17],
+        redirect_first_at=r[18],
+    )
 
 
 class FeedStore(Database):
@@ -48,37 +73,21 @@ class FeedStore(Database):
     )
 
     def feed_states(self, names: Sequence[str] | None = None) -> list[FeedState]:
-        rows = self.conn.execute(
-            f"SELECT {self._STATE_COLUMNS} FROM feeds ORDER BY name"
-        ).fetchall()
-        states = [
-            FeedState(
-                name=r[0],
-                url=r[1],
-                next_check_at=r[2],
-                hold_until=r[3],
-                etag=r[4],
-                last_modified=r[5],
-                baseline_done=bool(r[6]),
-                last_poll_at=r[7],
-                last_success_at=r[8],
-                last_status=r[9],
-                last_error=r[10],
-                error_count=r[11],
-                items_total=r[12],
-                source_url=r[13] or r[1],
-                failing_since=r[14],
-                notice_sent=bool(r[15]),
-                redirect_target=r[16],
-                redirect_count=r[17],
-                redirect_first_at=r[18],
-            )
-            for r in rows
-        ]
         if names is None:
-            return states
-        wanted = set(names)
-        return [s for s in states if s.name in wanted]
+            rows = self.conn.execute(
+                f"SELECT {self._STATE_COLUMNS} FROM feeds ORDER BY name"
+            ).fetchall()
+            return [_state(r) for r in rows]
+        found: list[FeedState] = []
+        unique = sorted(set(names))
+        for start in range(0, len(unique), _IN_BATCH):
+            chunk = unique[start : start + _IN_BATCH]
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                f"SELECT {self._STATE_COLUMNS} FROM feeds WHERE name IN ({marks})", chunk
+            ).fetchall()
+            found.extend(_state(r) for r in rows)
+        return sorted(found, key=lambda s: s.name)
 
     def claim_due_feeds(
         self,
@@ -93,32 +102,41 @@ class FeedStore(Database):
         """Take a lease on due feeds by moving ``next_check_at`` forward first, so that a
         crash mid-poll retries after the lease instead of never or twice at once.
 
+        On PostgreSQL the SELECT locks the rows it picks and skips rows another worker is
+        claiming (``FOR UPDATE SKIP LOCKED``); a row claimed meanwhile is re-checked
+        against ``next_check_at`` after the other worker commits, so it drops out.
+
         ``all_now`` (``newsmon once``) claims every listed feed except those held by a
         Retry-After or an error backoff; ``force`` ignores those holds too."""
         if not names:
             return []
-        marks = ",".join("?" * len(names))
         if all_now:
-            condition = "1" if force else "(hold_until IS NULL OR hold_until <= ?)"
+            condition = "1 = 1" if force else "(hold_until IS NULL OR hold_until <= ?)"
         else:
             condition = "next_check_at <= ?"
-        params: list[Any] = list(names)
-        if condition != "1":
-            params.append(now)
+        claimed: list[FeedState] = []
         with self.write() as conn:
-            picked = [
-                r[0]
-                for r in conn.execute(
-                    f"SELECT name FROM feeds WHERE name IN ({marks}) AND {condition}"
-                    " ORDER BY next_check_at LIMIT ?",
-                    (*params, limit),
+            for start in range(0, len(names), _IN_BATCH):
+                if len(claimed) >= limit:
+                    break
+                chunk = list(names[start : start + _IN_BATCH])
+                marks = ",".join("?" * len(chunk))
+                params: list[Any] = chunk
+                if condition != "1 = 1":
+                    params.append(now)
+                rows = conn.execute(
+                    f"SELECT {self._STATE_COLUMNS} FROM feeds"
+                    f" WHERE name IN ({marks}) AND {condition}"
+                    f" ORDER BY next_check_at LIMIT ?{self.dialect.skip_locked()}",
+                    (*params, limit - len(claimed)),
+                ).fetchall()
+                picked = [dataclasses.replace(_state(r), next_check_at=now + lease) for r in rows]
+                conn.executemany(
+                    "UPDATE feeds SET next_check_at = ? WHERE name = ?",
+                    [(now + lease, state.name) for state in picked],
                 )
-            ]
-            conn.executemany(
-                "UPDATE feeds SET next_check_at = ? WHERE name = ?",
-                [(now + lease, name) for name in picked],
-            )
-        return self.feed_states(picked)
+                claimed.extend(picked)
+        return claimed
 
     def record_failure(self, name: str, now: float, error: str, next_check_at: float) -> FeedState:
         """Count a failed poll; seen-state is never touched. Returns the new state."""
@@ -203,25 +221,64 @@ class FeedStore(Database):
             )
         return found
 
-    def _already_alerted(
-        self, rule_id: str, link: str | None, tkey: str | None, since: float
+    def _claim_story(
+        self, rule_id: str, link: str | None, tkey: str | None, now: float, since: float
     ) -> bool:
+        """Take (rule, story) for a new alert inside the recording transaction; False when
+        the rule already alerted on the same link (ever, until pruned) or title key (since
+        ``since``). The primary key of ``alert_keys`` decides, so two workers recording
+        the same story at once get one alert: the second insert waits for the first
+        transaction and then finds the row."""
+        conn = self.conn
+        link_key = None if link is None else f"link:{link}"
         if (
-            link is not None
-            and self.conn.execute(
-                "SELECT 1 FROM alerts WHERE rule_id = ? AND story_link = ? LIMIT 1", (rule_id, link)
-            ).fetchone()
+            link_key is not None
+            and not conn.execute(
+                "INSERT INTO alert_keys (rule_id, key, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (rule_id, key) DO NOTHING",
+                (rule_id, link_key, now),
+            ).rowcount
         ):
-            return True
-        return tkey is not None and bool(
-            self.conn.execute(
-                "SELECT 1 FROM alerts WHERE rule_id = ? AND title_key = ? AND created_at >= ?"
-                " LIMIT 1",
-                (rule_id, tkey, since),
-            ).fetchone()
-        )
+            return False
+        if (
+            tkey is not None
+            and not conn.execute(
+                "INSERT INTO alert_keys (rule_id, key, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (rule_id, key) DO UPDATE SET created_at = excluded.created_at"
+                " WHERE alert_keys.created_at < ?",
+                (rule_id, f"title:{tkey}", now, since),
+            ).rowcount
+        ):
+            if link_key is not None:  # taken just above, in this transaction: give back
+                conn.execute(
+                    "DELETE FROM alert_keys WHERE rule_id = ? AND key = ?", (rule_id, link_key)
+                )
+            return False
+        return True
 
     def record_poll(
+        self,
+        feed: str,
+        items: Sequence[KeyedItem],
+        route: Callable[[Item], list[Route]],
+        *,
+        now: float,
+        alert: bool,
+        title_window: float,
+        next_check_at: float,
+        etag: str | None,
+        last_modified: str | None,
+        before_commit: Callable[[], None] | None = None,
+    ) -> PollOutcome:
+        return self.retrying(
+            lambda: self._record_poll(
+                feed, items, route, now=now, alert=alert, title_window=title_window,
+                next_check_at=next_check_at, etag=etag, last_modified=last_modified,
+                before_commit=before_commit,
+            )
+        )  # fmt: skip
+
+    def _record_poll(
         self,
         feed: str,
         items: Sequence[KeyedItem],
@@ -278,7 +335,7 @@ class FeedStore(Database):
                 for item_id, ki in new_items:
                     item, link, tkey = ki.item, ki.story_link, ki.title_key
                     for r in route(item):
-                        if self._already_alerted(r.rule_id, link, tkey, since):
+                        if not self._claim_story(r.rule_id, link, tkey, now, since):
                             continue
                         record = Alert(
                             id=stable_id(feed, item_id, r.rule_id),
@@ -346,9 +403,12 @@ class FeedStore(Database):
                 f"DELETE FROM alerts WHERE id IN ({old}) AND id NOT IN ({pending})",
                 (now - alerts_after,),
             ).rowcount
+            conn.execute("DELETE FROM alert_keys WHERE created_at < ?", (now - alerts_after,))
         return {"item_keys": keys, "items": items, "alerts": alerts, "deliveries": outbox}
 
     def optimize(self) -> None:
+        if self.shared:
+            return  # PostgreSQL's autovacuum analyzes and vacuums on its own
         self.conn.execute("PRAGMA optimize")
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

@@ -38,7 +38,7 @@ class OutboxStore(Database):
                 f"{_SELECT} WHERE o.notifier IN ({marks}) AND ("
                 " (o.status = 'pending' AND o.next_attempt_at <= ?)"
                 " OR (o.status = 'sending' AND o.lease_until <= ?))"
-                " ORDER BY o.next_attempt_at, o.created_at LIMIT ?",
+                " ORDER BY o.next_attempt_at, o.created_at LIMIT ?" + self.dialect.skip_locked("o"),
                 (*notifiers, now, now, limit),
             ).fetchall()
             conn.executemany(
@@ -86,6 +86,11 @@ class OutboxStore(Database):
             )
 
     def release_all_sending(self) -> int:
+        """At start, with the process lock held: every 'sending' row was left by a crash.
+        Not on a shared database, where other workers' sends are in flight: there a
+        crashed worker's rows become due again when their lease runs out."""
+        if self.shared:
+            return 0
         with self.write() as conn:
             return conn.execute(
                 "UPDATE outbox SET status = 'pending', lease_until = NULL WHERE status = 'sending'"
@@ -188,7 +193,7 @@ class OutboxStore(Database):
     def alerts_by_day(self, since: float) -> list[tuple[str, str, int]]:
         """(UTC day, rule id, alerts) since ``since``, for the status page chart."""
         rows = self.conn.execute(
-            "SELECT date(created_at, 'unixepoch') AS day, rule_id, count(*) FROM alerts"
+            f"SELECT {self.dialect.day('created_at')} AS day, rule_id, count(*) FROM alerts"
             " WHERE created_at >= ? AND kind = 'alert' GROUP BY day, rule_id ORDER BY day",
             (since,),
         ).fetchall()
@@ -216,4 +221,6 @@ class OutboxStore(Database):
         }
 
     def integrity_ok(self) -> bool:
+        if self.shared:
+            return True  # the server checks its own pages (and checksums, if enabled)
         return bool(self.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok")

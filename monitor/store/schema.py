@@ -124,5 +124,39 @@ def _create_schema(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS item_keys_last_seen ON item_keys (last_seen)")
 
 
-# Index i migrates user_version i -> i+1. Append, never edit a released step.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_schema]
+# Version 2, the same statements on both backends (pgschema.py runs them on PostgreSQL):
+# - alert_keys: one row per (rule, story key) that alerted. Its primary key is what makes
+#   "one alert per rule and story" hold when several workers record at once; the rows are
+#   seeded from the alerts already recorded.
+# - workers: one row per running `newsmon run` (heartbeat, version, config and rules hash).
+V2_WORKERS: tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS alert_keys (rule_id TEXT NOT NULL, key TEXT NOT NULL,"
+    " created_at REAL NOT NULL, PRIMARY KEY (rule_id, key))",
+    "INSERT INTO alert_keys (rule_id, key, created_at)"
+    " SELECT rule_id, 'link:' || story_link, max(created_at) FROM alerts"
+    " WHERE story_link IS NOT NULL AND kind = 'alert' GROUP BY rule_id, story_link",
+    "INSERT INTO alert_keys (rule_id, key, created_at)"
+    " SELECT rule_id, 'title:' || title_key, max(created_at) FROM alerts"
+    " WHERE title_key IS NOT NULL AND kind = 'alert' GROUP BY rule_id, title_key",
+    "CREATE INDEX IF NOT EXISTS alert_keys_created_at ON alert_keys (created_at)",
+    "CREATE TABLE IF NOT EXISTS workers (id TEXT PRIMARY KEY, host TEXT NOT NULL,"
+    " pid INTEGER NOT NULL, version TEXT NOT NULL, config_hash TEXT NOT NULL,"
+    " rules_hash TEXT NOT NULL, started_at REAL NOT NULL, heartbeat REAL NOT NULL,"
+    " stopped_at REAL, info TEXT)",
+)
+
+
+def _statements(statements: tuple[str, ...]) -> Callable[[sqlite_utils.Database], None]:
+    def step(db: sqlite_utils.Database) -> None:
+        for statement in statements:
+            db.execute(statement)
+
+    return step
+
+
+# Index i migrates user_version i -> i+1. Append, never edit a released step; add the
+# same step to pgschema.PG_MIGRATIONS.
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _create_schema,
+    _statements(V2_WORKERS),
+]

@@ -1,0 +1,90 @@
+"""PostgreSQL schema and migrations, numbered like SQLite's ``user_version``.
+
+Step i of :data:`PG_MIGRATIONS` moves ``newsmon_schema.version`` i -> i+1 and must leave
+the same tables and columns as step i of ``schema.MIGRATIONS`` does on SQLite (a test
+compares the two). Statements are SQLite-spelled DDL passed through ``postgres_ddl``.
+Workers starting together migrate one at a time: each migration runs in one transaction
+under an advisory lock, and DDL is transactional in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from monitor.errors import StateError
+from monitor.store.dialect import postgres_ddl
+from monitor.store.postgres import Pg
+from monitor.store.schema import MIGRATIONS, V2_WORKERS
+
+_V1 = (
+    "CREATE TABLE feeds (name TEXT PRIMARY KEY, source_url TEXT, url TEXT NOT NULL,"
+    " next_check_at REAL NOT NULL DEFAULT 0, hold_until REAL, etag TEXT, last_modified TEXT,"
+    " baseline_done INTEGER NOT NULL DEFAULT 0, last_poll_at REAL, last_success_at REAL,"
+    " last_status TEXT, last_error TEXT, error_count INTEGER NOT NULL DEFAULT 0,"
+    " items_total BIGINT NOT NULL DEFAULT 0, failing_since REAL,"
+    " notice_sent INTEGER DEFAULT 0, redirect_target TEXT, redirect_count INTEGER DEFAULT 0,"
+    " redirect_first_at REAL)",
+    "CREATE TABLE item_keys (feed TEXT NOT NULL, key TEXT NOT NULL, item_id TEXT NOT NULL,"
+    " last_seen REAL NOT NULL DEFAULT 0, PRIMARY KEY (feed, key))",
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT)",
+    "CREATE TABLE items (id TEXT PRIMARY KEY, feed TEXT NOT NULL, title TEXT, link TEXT,"
+    " published TEXT, first_seen REAL NOT NULL)",
+    "CREATE TABLE alerts (id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, rule_title TEXT,"
+    " feed TEXT NOT NULL, item_id TEXT NOT NULL, story_link TEXT, title_key TEXT, title TEXT,"
+    " link TEXT, summary TEXT, content TEXT, guid TEXT, published TEXT, matched TEXT,"
+    " created_at REAL NOT NULL, kind TEXT NOT NULL DEFAULT 'alert')",
+    "CREATE TABLE outbox (id TEXT PRIMARY KEY, alert_id TEXT NOT NULL, notifier TEXT NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,"
+    " next_attempt_at REAL NOT NULL, lease_until REAL, last_error TEXT, created_at REAL,"
+    " updated_at REAL, sent_at REAL, digest REAL NOT NULL DEFAULT 0)",
+    "CREATE TABLE notifier_state (name TEXT PRIMARY KEY, disabled_at REAL, reason TEXT,"
+    " config_hash TEXT)",
+    "CREATE INDEX idx_alerts_rule_id_story_link ON alerts (rule_id, story_link)",
+    "CREATE INDEX idx_alerts_rule_id_title_key_created_at"
+    " ON alerts (rule_id, title_key, created_at)",
+    "CREATE INDEX idx_alerts_created_at ON alerts (created_at)",
+    "CREATE INDEX idx_outbox_status_next_attempt_at ON outbox (status, next_attempt_at)",
+    "CREATE INDEX idx_outbox_alert_id ON outbox (alert_id)",
+    "CREATE INDEX idx_items_first_seen ON items (first_seen)",
+    "CREATE INDEX item_keys_last_seen ON item_keys (last_seen)",
+    # The due-feed claim scans by next_check_at (SQLite's table is small enough to scan).
+    "CREATE INDEX feeds_next_check_at ON feeds (next_check_at)",
+)
+
+# Index i migrates version i -> i+1. Append, never edit a released step.
+PG_MIGRATIONS: list[tuple[str, ...]] = [_V1, V2_WORKERS]
+
+_LOCK = 0x6E6577736D6F6E  # "newsmon": the advisory lock key of migrations
+
+
+def version(pg: Pg) -> int:
+    exists = pg.conn.execute("SELECT to_regclass('newsmon_schema') IS NOT NULL").fetchone()
+    if not exists[0]:
+        return 0
+    row = pg.conn.execute("SELECT version FROM newsmon_schema").fetchone()
+    return int(row[0]) if row else 0
+
+
+def check_version(pg: Pg) -> int:
+    current = version(pg)
+    if current > len(PG_MIGRATIONS):
+        raise StateError(
+            f"{pg.url} has schema version {current}, newer than this newsmon understands "
+            f"({len(PG_MIGRATIONS)}); upgrade newsmon"
+        )
+    return current
+
+
+def migrate(pg: Pg) -> None:
+    assert len(PG_MIGRATIONS) == len(MIGRATIONS), "a migration lacks its PostgreSQL step"
+    if check_version(pg) == len(PG_MIGRATIONS):
+        return
+    with pg.transaction() as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (_LOCK,))
+        conn.execute("CREATE TABLE IF NOT EXISTS newsmon_schema (version INTEGER NOT NULL)")
+        row = conn.execute("SELECT version FROM newsmon_schema").fetchone()
+        if row is None:
+            conn.execute("INSERT INTO newsmon_schema (version) VALUES (0)")
+        current = int(row[0]) if row else 0
+        for step in range(current, len(PG_MIGRATIONS)):
+            for statement in PG_MIGRATIONS[step]:
+                conn.execute(postgres_ddl(statement))
+        conn.execute("UPDATE newsmon_schema SET version = ?", (len(PG_MIGRATIONS),))

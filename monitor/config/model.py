@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from monitor import __version__
 from monitor.config.envvars import expand_env
@@ -89,6 +89,19 @@ class PollConfig(Strict):
     notify_after: Duration = 6 * 3600.0
     learn_redirects: bool = True
     allow_private_redirects: bool = False
+    # How long a claimed feed stays with its worker: a worker that dies mid-poll loses
+    # it to the others after this long. Default: timeout + 60s.
+    lease: Duration | None = None
+
+    @model_validator(mode="after")
+    def _lease(self) -> PollConfig:
+        if self.lease is not None and self.lease <= self.timeout:
+            raise ValueError("lease must be longer than poll.timeout (a poll's deadline)")
+        return self
+
+    @property
+    def lease_seconds(self) -> float:
+        return self.lease if self.lease is not None else self.timeout + 60
 
 
 class DeliveryConfig(Strict):
@@ -98,6 +111,8 @@ class DeliveryConfig(Strict):
     backoff_base: Duration = 5.0
     backoff_cap: Duration = 3600.0
     shutdown_grace: Duration = 20.0
+    # A send in flight when its worker died is resent (same id) after this long.
+    lease: Duration = 300.0
 
 
 class DedupeConfig(Strict):

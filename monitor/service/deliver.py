@@ -33,7 +33,6 @@ from monitor.text import clean
 
 log = logging.getLogger("newsmon.deliver")
 
-LEASE = 300.0  # a crashed send is retried after this long (or at the next start)
 RETRY_AFTER_CAP = 86400.0  # honour a receiver's Retry-After up to a day
 BATCH = 500
 
@@ -219,7 +218,7 @@ async def deliver_due(
     names = [
         n for n in active_notifiers(store, config) if n in notifiers and pauses.get(n, 0) <= now
     ]
-    rows = store.claim_deliveries(names, time.time(), LEASE, BATCH)
+    rows = store.claim_deliveries(names, time.time(), config.delivery.lease, BATCH)
     by_notifier: dict[str, list[Delivery]] = defaultdict(list)
     for row in rows:
         by_notifier[row.notifier].append(row)

@@ -137,7 +137,7 @@ class Runtime:
         claimed = self.store.claim_due_feeds(
             list(enabled),
             time.time(),
-            lease=config.poll.timeout + 60,
+            lease=config.poll.lease_seconds,
             limit=len(enabled) if limit is None else limit,
             force=force,
             all_now=all_now,

@@ -45,25 +45,21 @@ class FeedStore(Database):
         """Make the feeds table match the config (name, source). New feeds are due now;
         a changed source URL forgets validators and learned redirects. Removed feeds keep
         their seen-state (re-adding one does not re-alert its items)."""
+        # Insert-or-skip, then update where the source changed: safe when several
+        # workers start at once with the same config (no read-then-insert race).
         with self.write() as conn:
-            for name, url in feeds:
-                row = conn.execute(
-                    "SELECT source_url FROM feeds WHERE name = ?", (name,)
-                ).fetchone()
-                if row is None:
-                    conn.execute(
-                        "INSERT INTO feeds (name, source_url, url, next_check_at)"
-                        " VALUES (?, ?, ?, ?)",
-                        (name, url, url, now),
-                    )
-                elif row[0] != url:
-                    conn.execute(
-                        "UPDATE feeds SET source_url = ?, url = ?, etag = NULL,"
-                        " last_modified = NULL, next_check_at = ?, hold_until = NULL,"
-                        " redirect_target = NULL, redirect_count = 0, redirect_first_at = NULL"
-                        " WHERE name = ?",
-                        (url, url, now, name),
-                    )
+            conn.executemany(
+                "INSERT INTO feeds (name, source_url, url, next_check_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (name) DO NOTHING",
+                [(name, url, url, now) for name, url in feeds],
+            )
+            conn.executemany(
+                "UPDATE feeds SET source_url = ?, url = ?, etag = NULL,"
+                " last_modified = NULL, next_check_at = ?, hold_until = NULL,"
+                " redirect_target = NULL, redirect_count = 0, redirect_first_at = NULL"
+                " WHERE name = ? AND (source_url IS NULL OR source_url != ?)",
+                [(url, url, now, name, url) for name, url in feeds],
+            )
 
     _STATE_COLUMNS = (
         "name, url, next_check_at, hold_until, etag, last_modified, baseline_done,"

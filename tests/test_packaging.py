@@ -48,3 +48,32 @@ def test_dockerfile_runs_the_daemon_with_the_health_endpoint() -> None:
     assert re.search(r"^USER newsmon$", text, re.M)
     for path in re.findall(r"^COPY (?:--\S+ )?(\S+) ", text, re.M):
         assert (ROOT / path).exists(), path
+
+
+TEMPLATE = ROOT / "packaging" / "newsmon@.service"
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not here")
+def test_worker_template_unit_verifies_cleanly(tmp_path: Path) -> None:
+    newsmon = shutil.which("newsmon") or str(ROOT / ".venv" / "bin" / "newsmon")
+    unit = tmp_path / "newsmon@.service"
+    unit.write_text(TEMPLATE.read_text().replace("/opt/newsmon/.venv/bin/newsmon", newsmon))
+    instance = tmp_path / "newsmon@1.service"
+    instance.symlink_to(unit)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", str(instance)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    own = [line for line in result.stderr.splitlines() if str(tmp_path) in line]
+    assert own == []
+
+
+def test_worker_template_matches_the_single_unit() -> None:
+    text = TEMPLATE.read_text()
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in text
+    assert "RestartPreventExitStatus=2" in text
+    assert "run --http 127.0.0.1:808%i" in text  # each instance its own /healthz

@@ -11,6 +11,7 @@ bench/workers.py instead.
 from __future__ import annotations
 
 import collections
+import itertools
 import os
 import re
 import signal
@@ -82,8 +83,7 @@ class Farm:
 
     def url(self, n: int) -> str:
         server = self.servers[n % len(self.servers)]
-        host, port = server.server_address[:2]
-        return f"http://{host}:{port}/f/{n}"
+        return f"http://{HOSTS[n % len(HOSTS)]}:{server.server_address[1]}/f/{n}"
 
     def snapshot(self) -> dict[int, list[float]]:
         with self.lock:
@@ -204,7 +204,7 @@ def test_three_workers_share_feeds_and_survive_a_kill(
     assert repeats <= 5, f"{repeats} repeated deliveries"
     # no feed polled twice inside its interval (jitter only adds)
     hits = farm.snapshot()
-    gaps = [b - a for times in hits.values() for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for times in hits.values() for a, b in itertools.pairwise(times)]
     assert min(gaps) >= INTERVAL - 1.0, f"a feed was polled again after {min(gaps):.2f}s"
     # every feed's phase-B content was fetched (the dead worker's feeds too)
     assert all(any(t >= switched for t in hits[n]) for n in range(FEEDS))

@@ -134,6 +134,12 @@ class FeedStore(Database):
                 claimed.extend(picked)
         return claimed
 
+    def make_all_due(self, now: float) -> None:
+        """Every feed due now (benchmarks; an operator's "poll everything" on a shared
+        database, where `once` would not coordinate with running workers' schedules)."""
+        with self.write() as conn:
+            conn.execute("UPDATE feeds SET next_check_at = ?, hold_until = NULL", (now,))
+
     def record_failure(self, name: str, now: float, error: str, next_check_at: float) -> FeedState:
         """Count a failed poll; seen-state is never touched. Returns the new state."""
         with self.write() as conn:

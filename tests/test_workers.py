@@ -178,6 +178,12 @@ def test_three_workers_share_feeds_and_survive_a_kill(
             POLL_LEASE + 2 * INTERVAL + 25,
         )
         recovered = time.time() - killed
+        # the dead worker's other feeds come back too (under load the round runs late)
+        _wait(
+            "every feed's phase-B poll",
+            lambda: all(any(t >= switched for t in ts) for ts in farm.snapshot().values()),
+            POLL_LEASE + 2 * INTERVAL + 25,
+        )
         time.sleep(2)  # a late duplicate would show up here
         docs = received()
     finally:

@@ -77,6 +77,11 @@ async def poll_feed(
         )
     except FeedError as exc:
         return _failed(config, store, feed, state, interval, str(exc), exc.retry_after)
+    except Exception as exc:
+        # A bug in fetching or parsing is still this feed's failure: recorded and backed
+        # off like any other, so `feeds`, `status` and the notices see it.
+        log.exception("feed %s: unexpected error while fetching or parsing", feed.name)
+        return _failed(config, store, feed, state, interval, f"internal error: {exc!r}", None)
     now = time.time()
     delay = next_poll_after_success(
         interval,

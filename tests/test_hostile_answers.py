@@ -215,3 +215,48 @@ def test_hostile_redirect_is_recorded_as_that_feeds_failure(
     assert rows["hostile"]["status"] == "error"
     assert rows["hostile"]["errors"] == 1
     assert rows["good"]["status"] == "ok"
+
+
+# -- A valid feed with zero entries is a successful poll ---------------------------------
+
+EMPTY_RSS = rss([])
+EMPTY_ATOM = (
+    b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
+    b"<title>Quiet</title><id>urn:x-test:quiet</id><updated>2024-01-01T00:00:00Z</updated>"
+    b"</feed>\n"
+)
+
+
+@pytest.mark.parametrize("body", [EMPTY_RSS, EMPTY_ATOM], ids=["rss", "atom"])
+@pytest.mark.parametrize("content_type", ["", "application/xml"])
+def test_empty_feed_parses_to_no_items(body: bytes, content_type: str) -> None:
+    """Before: with a URL and no Content-Type, "malformed feed with no complete entries
+    (no Content-type specified)"."""
+    parsed = parse_feed(body, content_type=content_type, url="http://127.0.0.1/feed")
+    assert parsed.items == []
+
+
+def test_empty_feeds_are_successful_polls(
+    workspace: Workspace, faults: FaultServer, receiver: WebhookReceiver
+) -> None:
+    """A quiet feed, as a local file and from a server sending no Content-Type, polls OK."""
+    faults.script(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(EMPTY_RSS) + EMPTY_RSS)
+    local = workspace.root / "quiet.xml"
+    local.write_bytes(EMPTY_ATOM)
+    workspace.write_config(
+        base_config(
+            [
+                {"name": "quiet-file", "url": str(local)},
+                {"name": "quiet-server", "url": faults.url("/scripted")},
+            ],
+            receiver.url("/hook"),
+        )
+    )
+    result = workspace.run("once")
+    assert result.returncode == 0, result.stderr
+    assert "2 feeds polled (0 failed)" in result.stderr, result.stderr
+    rows = json.loads(workspace.run("feeds", "--json").stdout)
+    assert {row["name"]: row["status"] for row in rows} == {
+        "quiet-file": "ok",
+        "quiet-server": "ok",
+    }

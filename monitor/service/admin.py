@@ -13,7 +13,7 @@ from monitor.config import Config
 from monitor.models import Alert, Delivery, Item, stable_id
 from monitor.notify import build_notifiers, http_client
 from monitor.store import Store, lock_holder
-from monitor.text import clean
+from monitor.text import clean, redact_url, redact_urls
 
 
 def when(ts: float | None) -> str:
@@ -90,14 +90,14 @@ def show_feeds(config: Config, as_json: bool) -> None:
             {
                 "name": feed.name,
                 "enabled": feed.enabled,
-                "url": feed.url,
+                "url": redact_url(feed.url),  # tokens in user-info or query stay hidden
                 "status": (s.last_status if s else None) or "never polled",
                 "last_poll": s.last_poll_at if s else None,
                 "last_success": s.last_success_at if s else None,
                 "next_check": s.next_check_at if s else None,
                 "items": s.items_total if s else 0,
                 "errors": s.error_count if s else 0,
-                "last_error": s.last_error if s else None,
+                "last_error": redact_urls(s.last_error) if s and s.last_error else None,
             }
         )
     if as_json:

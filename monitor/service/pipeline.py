@@ -28,6 +28,7 @@ from monitor.service.schedule import (
 )
 from monitor.store import FeedState, PollOutcome, Route, Store
 from monitor.testhooks import crash_point
+from monitor.text import redact_url, redact_urls
 
 log = logging.getLogger("newsmon.poll")
 
@@ -162,6 +163,7 @@ def _failed(
     error: str,
     retry_after: float | None,
 ) -> PollReport:
+    error = redact_urls(error)  # an error may quote a URL with a token in it
     now = time.time()
     delay = next_poll_after_failure(
         interval,
@@ -225,6 +227,6 @@ def _learn_redirect(
             "(config says %s: update it to silence this)",
             feed.name,
             REDIRECT_TIMES,
-            final_url,
-            state.source_url,
+            redact_url(final_url),
+            redact_url(state.source_url),
         )

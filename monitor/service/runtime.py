@@ -25,6 +25,7 @@ from monitor.service import metrics
 from monitor.service.deliver import DeliveryReport, deliver_due, release_stale_leases
 from monitor.service.pipeline import PollReport, poll_feed
 from monitor.store import FeedState, Store
+from monitor.text import redact_urls
 
 log = logging.getLogger("newsmon")
 
@@ -165,8 +166,10 @@ class Runtime:
                     config, self.loaded.rules, self.store, self.fetcher, self.parser, feed, state
                 )
             except Exception as exc:  # a bug must not take the other feeds down
-                log.exception("feed %s: internal error", feed.name)
-                report = PollReport(feed.name, "error", error=f"internal error: {exc!r}")
+                log.error("feed %s: internal error", feed.name, exc_info=True)
+                report = PollReport(
+                    feed.name, "error", error=redact_urls(f"internal error: {exc!r}")
+                )
         metrics.POLLS.labels(report.feed, report.status).inc()
         return report
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from monitor import __version__
-from monitor.config import Config
+from monitor.config import Config, local_feed_problems
 from monitor.config.validation import parse_duration
 from monitor.errors import ConfigError, DeliveryError, NewsmonError, StateError
 from monitor.feeds import opml
@@ -189,6 +189,10 @@ def check(ctx: click.Context, /, **given: Any) -> None:
         loaded = load_all(settings["config_path"], examples=True)
     except ConfigError as exc:
         _fail_config(exc)
+        return
+    missing = local_feed_problems(loaded.config)
+    if missing:
+        _fail_config(ConfigError(missing))
         return
     rules = loaded.rules.rules
     examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in rules)

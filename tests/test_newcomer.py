@@ -4,13 +4,11 @@ each through the real command line."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.conftest import Workspace, base_config, plain_item, rss
+from tests.conftest import Workspace, plain_item, rss
 
 CONSOLE = {"notifiers": {"term": {"kind": "console"}}, "defaults": {"notify": ["term"]}}
 
@@ -68,3 +66,85 @@ def test_check_accepts_real_urls_and_existing_files(workspace: Workspace) -> Non
     )
     result = workspace.run("check")
     assert result.returncode == 0, result.stderr
+
+
+# -- status, alerts ---------------------------------------------------------------------------
+
+
+def test_status_needs_attention_when_every_feed_fails(workspace: Workspace) -> None:
+    """Before: one failed poll of every feed (below poll.notify_after_failures) gave
+    "status: OK", exit 0. After: ATTENTION at once, exit 1."""
+    feeds_config(workspace, [str(workspace.root / "gone-1.xml"), str(workspace.root / "g2.xml")])
+    assert workspace.run("once").returncode == 1
+    result = workspace.run("status")
+    assert result.returncode == 1, result.stdout
+    assert "status:    ATTENTION" in result.stdout
+    assert "every enabled feed is failing" in result.stdout
+    doc = json.loads(workspace.run("status", "--json").stdout)
+    assert any("every enabled feed is failing" in p for p in doc["problems"])
+
+
+def test_status_stays_ok_while_some_feeds_work(workspace: Workspace) -> None:
+    (workspace.root / "ok.xml").write_bytes(rss([plain_item(1)]))
+    feeds_config(workspace, [str(workspace.root / "ok.xml"), str(workspace.root / "gone.xml")])
+    workspace.run("once")
+    result = workspace.run("status")
+    assert result.returncode == 0, result.stdout
+
+
+def test_alerts_retry_of_an_unknown_id_is_an_error(workspace: Workspace) -> None:
+    """Before: "0 deliveries queued again", exit 1. After: exit 2, says the id is unknown."""
+    (workspace.root / "ok.xml").write_bytes(rss([plain_item(1)]))
+    feeds_config(workspace, [str(workspace.root / "ok.xml")])
+    workspace.run("once")
+    result = workspace.run("alerts", "--retry", "UNKNOWN")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no alert or delivery with id 'UNKNOWN'" in result.stderr
+    assert "queued" not in result.stdout
+
+
+def test_alerts_limit_must_not_be_negative(workspace: Workspace) -> None:
+    (workspace.root / "ok.xml").write_bytes(rss([plain_item(1)]))
+    feeds_config(workspace, [str(workspace.root / "ok.xml")])
+    workspace.run("once")
+    result = workspace.run("alerts", "--limit", "-1")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "--limit" in result.stderr
+
+
+# -- rules ------------------------------------------------------------------------------------
+
+
+def test_typo_in_a_nested_group_is_the_only_error(workspace: Workspace) -> None:
+    """Before: the typo plus "a group needs any: or all:" for the same group."""
+    workspace.write_rule(
+        "nested",
+        "match:\n  all:\n    - anny: [summit]\n    - any: [Seoul]\n",
+    )
+    feeds_config(workspace, ["https://www.example.org/rss"])
+    result = workspace.run("check")
+    assert result.returncode == 2
+    problems = [line for line in result.stderr.splitlines() if "nested.yaml" in line]
+    assert len(problems) == 1, result.stderr
+    assert "anny" in problems[0]
+
+
+def test_missing_rules_folder_names_the_key_line_and_resolved_path(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    """Before: "rules: rules folder not found" (relative to the current folder, no line)."""
+    doc = {"rules_dir": "my-rules", "feeds": [{"name": "f", "url": "https://e.org/rss"}], **CONSOLE}
+    workspace.write_config(doc)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = workspace.run("check", cwd=elsewhere)
+    assert result.returncode == 2
+    line = next(
+        n for n, t in enumerate(workspace.config.read_text().splitlines(), 1) if "rules_dir" in t
+    )
+    expected = f"config.yaml:{line}"
+    shown = [t for t in result.stderr.splitlines() if "rules folder not found" in t]
+    assert shown, result.stderr
+    assert expected in shown[0], shown[0]
+    assert "rules_dir" in shown[0], shown[0]
+    assert str((workspace.root / "my-rules").resolve()) in shown[0], shown[0]

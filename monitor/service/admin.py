@@ -68,6 +68,14 @@ def show_alerts(config: Config, limit: int, as_json: bool) -> None:
             click.echo(f"    -> {d['notifier']:<16} {d['status']:<8} tries={d['attempts']}{error}")
 
 
+def known_id(config: Config, ident: str) -> bool:
+    store = open_store(config)
+    try:
+        return store.has_delivery(ident)
+    finally:
+        store.close()
+
+
 def retry(config: Config, ident: str | None) -> int:
     store = open_store(config)
     try:
@@ -154,6 +162,9 @@ def status(config: Config, as_json: bool) -> int:
             dead_last_24h=health["dead_24h"],
             reload_error=meta.get("reload_error"),
         )
+        if enabled and len(erroring) == len(enabled):
+            # Nothing is being monitored at all: no threshold makes that healthy.
+            problems.append(f"every enabled feed is failing ({len(enabled)}): see `newsmon feeds`")
         if failing:
             problems.append(f"{len(failing)} feeds keep failing: {', '.join(failing)}")
         if health["dead_24h"]:

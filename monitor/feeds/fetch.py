@@ -2,7 +2,7 @@
 redirects; local paths are read from disk.
 
 Why not just ``httpx.get(..., timeout=...)``: httpx timeouts are per operation, so a server
-dripping one byte per second holds a request forever (RELIABILITY.md §2.3). The whole
+dripping one byte per second holds a request forever (docs/reliability.md). The whole
 fetch runs under ``asyncio.timeout``. Decompression is done here, from ``aiter_raw``, with
 ``max_length`` so that a 1 MB gzip bomb stops at the cap instead of inflating a 67 MB chunk.
 Redirects are followed by hand (at most ``max_redirects``) so each hop can be checked.
@@ -57,7 +57,7 @@ class FetchLimits:
 
 
 # Tests mark loopback addresses as "public" with this variable to exercise the redirect
-# guard without sending traffic anywhere but 127.0.0.1 (RELIABILITY.md F6).
+# guard without sending traffic anywhere but 127.0.0.1 (docs/reliability.md).
 TEST_PUBLIC_ENV = "NEWSMON_TEST_PUBLIC_ADDRESSES"
 
 

@@ -1,6 +1,6 @@
 """Bytes of a feed document -> plain-text items (pure: no files, no network).
 
-Two measured hazards shape this module (RELIABILITY.md §3):
+Two measured hazards shape this module (docs/reliability.md):
 
 * ``feedparser.parse(str_or_bytes)`` opens local paths and fetches URLs named by the
   data itself, so the body is only ever handed over as ``io.BytesIO``.
@@ -34,7 +34,7 @@ _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 def check_expat() -> None:
     """expat >= 2.4 stops billion-laughs amplification; older builds would let feedparser's
-    strict parse blow up (RELIABILITY.md §3.2). Refuse to run on one."""
+    strict parse blow up (docs/reliability.md). Refuse to run on one."""
     if pyexpat.version_info < (2, 4, 0):
         raise StateError(
             f"this Python links {pyexpat.EXPAT_VERSION}; newsmon needs expat >= 2.4.0 "

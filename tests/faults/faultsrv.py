@@ -1,4 +1,4 @@
-"""A loopback HTTP server that misbehaves on purpose (RELIABILITY.md appendix A.2).
+"""A loopback HTTP server that misbehaves on purpose (docs/reliability.md).
 
 Paths: ``/drip?rate=1`` (one byte per second, forever until the client leaves),
 ``/endless`` (an endless body with no Content-Length), ``/gzipbomb`` (1 GiB of zeros,

@@ -148,3 +148,36 @@ def test_missing_rules_folder_names_the_key_line_and_resolved_path(
     assert expected in shown[0], shown[0]
     assert "rules_dir" in shown[0], shown[0]
     assert str((workspace.root / "my-rules").resolve()) in shown[0], shown[0]
+
+
+# -- the scheduler's own words stay out of the log ---------------------------------------------
+
+
+def test_skipped_tick_is_said_once_in_newsmons_words(capsys: pytest.CaptureFixture[str]) -> None:
+    """A real AsyncIOScheduler whose job outlasts its interval. Before: APScheduler's raw
+    "skipped: maximum number of running instances reached" on every tick. After: one
+    newsmon line naming the job and what to do."""
+    import asyncio
+
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from monitor.service import log as logsetup
+
+    logsetup.setup("info")
+
+    async def slow() -> None:
+        await asyncio.sleep(1.5)
+
+    async def main() -> None:
+        scheduler = AsyncIOScheduler(timezone="UTC")
+        scheduler.add_job(slow, "interval", id="poll", seconds=0.2, max_instances=1)
+        scheduler.start()
+        await asyncio.sleep(1.2)
+        scheduler.shutdown(wait=False)
+
+    asyncio.run(main())
+    err = capsys.readouterr().err
+    assert "maximum number of running instances" not in err, err
+    told = [line for line in err.splitlines() if "the poll job was still running" in line]
+    assert len(told) == 1, err
+    assert "raise poll.tick" in told[0]

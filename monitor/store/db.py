@@ -6,9 +6,9 @@ and ``write()`` (one transaction). ``dialect`` holds the few differences that ar
 rewrite (claim row locks, day of a timestamp).
 
 SQLite durability rules (docs/reliability.md): WAL with ``synchronous=FULL``; every write
-in a short ``BEGIN IMMEDIATE`` transaction (a deferred transaction that upgrades to a writer fails at
-once with "database is locked" instead of waiting); no network I/O inside a transaction;
-one process per database, enforced by an ``flock`` on ``<db>.lock``.
+in a short ``BEGIN IMMEDIATE`` transaction (a deferred transaction that upgrades to a
+writer fails at once with "database is locked" instead of waiting); no network I/O inside
+a transaction; one process per database, enforced by an ``flock`` on ``<db>.lock``.
 
 sqlite-utils creates and migrates the schema; the hot paths (batched key look-ups, one
 ``executemany`` per poll) are plain SQL because sqlite-utils' ``insert_all`` commits every

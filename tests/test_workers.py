@@ -295,10 +295,15 @@ def test_copy_a_sqlite_installation_then_once_on_postgresql(
         assert out.returncode == 0, out.stderr
         assert "outbox: 1 rows" in out.stderr
         ws.write_config({**doc, "database": pg_url.url})
-        out = ws.run("once", "--force")
-        assert out.returncode == 0, out.stderr
-        assert "0 new alerts" in out.stderr
-        _wait("the pending delivery", lambda: len(receiver.received) == 2, 10)
+        # The copied row is pending until its retry delay (up to backoff_base) is over:
+        # run `once` until it is due and sent.
+        deadline = time.monotonic() + 30
+        while len(receiver.received) < 2 and time.monotonic() < deadline:
+            out = ws.run("once", "--force")
+            assert out.returncode == 0, out.stderr
+            assert "0 new alerts" in out.stderr
+            time.sleep(0.5)
+        assert len(receiver.received) == 2
         first, second = (r.json() for r in receiver.received)
         assert first["id"] == second["id"]  # the same delivery, sent once more
         assert ws.run("once", "--force").returncode == 0

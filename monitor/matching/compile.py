@@ -6,6 +6,7 @@ none), ``{near: {terms: [...], within: N, ordered: false}}`` and ``{regex: PATTE
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import re2
@@ -98,7 +99,9 @@ class Compiler:
             self._problem(path, "expected a pattern (a non-empty string)")
             return None
         try:
-            compiled = re2.compile(pattern, _re2_options(self.case_sensitive))
+            # The text is NFKC, so the pattern is too (a full-width ＵＮ means UN).
+            nf = unicodedata.normalize("NFKC", pattern)
+            compiled = re2.compile(nf, _re2_options(self.case_sensitive))
         except re2.error as exc:
             reason = exc.args[0] if exc.args else exc
             if isinstance(reason, bytes):

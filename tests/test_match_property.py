@@ -101,13 +101,14 @@ def near(draw: st.DrawFn) -> dict[str, Any]:
 
 
 element = st.one_of(term, term, near())
+nested = st.fixed_dictionaries({"any": st.lists(term, min_size=1, max_size=3)})
 group = st.fixed_dictionaries(
     {"any": st.lists(element, min_size=1, max_size=3)},
     optional={
-        "all": st.lists(st.one_of(element, st.fixed_dictionaries({"any": st.lists(term, min_size=1)})), min_size=1, max_size=2),
+        "all": st.lists(st.one_of(element, nested), min_size=1, max_size=2),
         "none": st.lists(element, min_size=1, max_size=2),
     },
-)  # fmt: skip
+)
 
 
 @st.composite
@@ -115,9 +116,10 @@ def text(draw: st.DrawFn) -> str:
     words = draw(st.lists(word, max_size=25))
     out = ""
     for w in words:
+        shown = w
         if draw(st.booleans()):
-            w = w.upper() if draw(st.booleans()) else w.capitalize()
-        out += w + draw(st.sampled_from(SEPARATORS))
+            shown = w.upper() if draw(st.booleans()) else w.capitalize()
+        out += shown + draw(st.sampled_from(SEPARATORS))
     return out
 
 

@@ -5,7 +5,7 @@ Semantics (README "How terms match"): terms match case-insensitively after norma
 boundary; every other edge needs a non-alphanumeric neighbour or the end of the text,
 except the end of a wildcard piece (``declar*``), which may go on.
 
-All keys of all rules go into one automaton (PERFORMANCE.md: 11-24 µs per item from 10 to
+All keys of all rules go into one automaton (docs/performance.md: 11-24 µs per item from 10 to
 10,000 phrases, against 1,000x that for a regex per rule). Wildcards in phrases, ``near``,
 symbols and case are decided by verifiers on the few items the automaton lets through
 (``terms.py``, ``ruletree.py``). Each field is scanned on its own, so no phrase spans two

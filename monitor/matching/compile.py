@@ -169,8 +169,10 @@ class Compiler:
             self._problem(path, f"groups nest deeper than {MAX_DEPTH}")
             return None
         clauses: dict[str, tuple[Node, ...]] = {}
+        typo = False
         for key, value in data.items():
             if key not in ("any", "all", "none"):
+                typo = True  # reported here; "needs any: or all:" would only confuse
                 self._problem(
                     (*path, key),
                     unknown_key(key, ["any", "all", "none"])
@@ -185,7 +187,7 @@ class Compiler:
             clauses[key] = tuple(c for c in compiled if c is not None)
         if not data:
             self._problem(path, "an empty group matches nothing")
-        elif depth >= 1 and "any" not in data and "all" not in data:
+        elif depth >= 1 and "any" not in data and "all" not in data and not typo:
             self._problem(
                 path,
                 "a group needs any: or all: (none: alone matches everything not vetoed;"

@@ -1,6 +1,6 @@
 """Rule files: load, validate (file:line), compile into one matcher, explain a match.
 
-A rule file holds one rule (DESIGN.md). ``match`` is a group — a mapping with any of
+A rule file holds one rule (README). ``match`` is a group — a mapping with any of
 ``any:`` (at least one element), ``all:`` (every element) and ``none:`` (veto), ANDed —
 or a bare string or list (= ``any``). Elements are terms (strings) or nested groups.
 """

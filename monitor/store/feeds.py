@@ -11,6 +11,14 @@ from monitor.store.db import Database
 from monitor.store.rows import FeedState, PollOutcome, Route, digest_due
 
 _IN_BATCH = 500  # host parameters per IN (...) query
+# Rows of each kind one retention transaction deletes: ~20-40 ms of write lock each at
+# 1M rows (bench/prune.py), so a poll waiting for the lock waits about that long.
+PRUNE_BATCH = 2000
+
+
+def more_to_prune(got: dict[str, int], limit: int = PRUNE_BATCH) -> bool:
+    """After a :meth:`FeedStore.prune_batch`: was any kind cut off at ``limit``?"""
+    return max(got["item_keys"], got["items"], got["alerts"]) >= limit
 
 
 class FeedStore(Database):
@@ -323,30 +331,54 @@ class FeedStore(Database):
 
     # -- housekeeping -----------------------------------------------------------------
 
-    def prune(self, now: float, items_after: float, alerts_after: float) -> dict[str, int]:
-        """Forget identity keys not seen in any poll for ``items_after`` seconds and items
-        first seen that long ago; alerts (with their finished deliveries) after
-        ``alerts_after``. Pending deliveries are never pruned."""
+    def prune_batch(
+        self, items_before: float, alerts_before: float, limit: int = PRUNE_BATCH
+    ) -> dict[str, int]:
+        """ONE short transaction of retention: forget at most ``limit`` identity keys not
+        seen in any poll since ``items_before``, ``limit`` items first seen before then
+        whose keys are all gone, and ``limit`` alerts created before ``alerts_before``
+        (with their finished deliveries). Pending deliveries are never pruned. Call again
+        while :func:`more_to_prune` says so; each call holds the write lock briefly, so
+        polls and deliveries go on between batches.
+
+        Every query walks an index (``item_keys_last_seen``, ``idx_items_first_seen``,
+        ``item_keys_item_id``, ``idx_alerts_created_at``, ``idx_outbox_alert_id``): at 1M rows a
+        batch touches its own rows, never the whole table."""
         with self.write() as conn:
             keys = conn.execute(
-                "DELETE FROM item_keys WHERE last_seen < ?", (now - items_after,)
+                "DELETE FROM item_keys WHERE (feed, key) IN"
+                " (SELECT feed, key FROM item_keys WHERE last_seen < ? LIMIT ?)",
+                (items_before, limit),
             ).rowcount
             items = conn.execute(
-                "DELETE FROM items WHERE first_seen < ? AND id NOT IN"
-                " (SELECT item_id FROM item_keys)",
-                (now - items_after,),
+                "DELETE FROM items WHERE id IN (SELECT id FROM items AS i WHERE first_seen < ?"
+                " AND NOT EXISTS (SELECT 1 FROM item_keys AS k WHERE k.item_id = i.id)"
+                " LIMIT ?)",
+                (items_before, limit),
             ).rowcount
-            old = "SELECT id FROM alerts WHERE created_at < ?"
-            pending = "SELECT alert_id FROM outbox WHERE status IN ('pending', 'sending')"
-            outbox = conn.execute(
-                f"DELETE FROM outbox WHERE alert_id IN ({old}) AND alert_id NOT IN ({pending})",
-                (now - alerts_after,),
-            ).rowcount
-            alerts = conn.execute(
-                f"DELETE FROM alerts WHERE id IN ({old}) AND id NOT IN ({pending})",
-                (now - alerts_after,),
-            ).rowcount
+            old = [
+                (r[0],)
+                for r in conn.execute(
+                    "SELECT id FROM alerts AS a WHERE created_at < ? AND NOT EXISTS"
+                    " (SELECT 1 FROM outbox AS o WHERE o.alert_id = a.id"
+                    " AND o.status IN ('pending', 'sending')) LIMIT ?",
+                    (alerts_before, limit),
+                )
+            ]
+            outbox = conn.executemany("DELETE FROM outbox WHERE alert_id = ?", old).rowcount
+            alerts = conn.executemany("DELETE FROM alerts WHERE id = ?", old).rowcount
         return {"item_keys": keys, "items": items, "alerts": alerts, "deliveries": outbox}
+
+    def prune(self, now: float, items_after: float, alerts_after: float) -> dict[str, int]:
+        """All of retention (see :meth:`prune_batch`), batch after batch, each batch its
+        own transaction. The daemon runs the batches itself, one database call each."""
+        totals = dict.fromkeys(("item_keys", "items", "alerts", "deliveries"), 0)
+        while True:
+            got = self.prune_batch(now - items_after, now - alerts_after)
+            for name, count in got.items():
+                totals[name] += count
+            if not more_to_prune(got):
+                return totals
 
     def optimize(self) -> None:
         self.conn.execute("PRAGMA optimize")

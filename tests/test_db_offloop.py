@@ -270,7 +270,7 @@ def test_held_write_lock_leaves_fetches_healthz_and_sigterm_responsive(
 ) -> None:
     gate = GateServer(rss([seed_item_xml()]))
     feed_server.put("/o.xml", rss([plain_item(1)]))
-    feeds = [
+    feeds: list[dict[str, Any]] = [
         {"name": "gated", "url": gate.url("/gate.xml"), "interval": "1s", "backfill": True},
         {"name": "other", "url": feed_server.url("/o.xml"), "interval": "1s"},
     ]
@@ -314,4 +314,45 @@ def test_held_write_lock_leaves_fetches_healthz_and_sigterm_responsive(
             daemon.stop()
         gate.close()
     assert "Traceback" not in daemon.output()
+    assert integrity(workspace.db) == "ok"
+
+
+# -- a long retention prune ----------------------------------------------------------------
+
+
+def test_long_prune_leaves_polls_deliveries_healthz_and_sigterm_responsive(
+    big_db: tuple[Path, float],
+    workspace: Workspace,
+    feed_server: FeedServer,
+    receiver: WebhookReceiver,
+) -> None:
+    """The daemon starts on the 1M-item database, whose first housekeeping forgets 500,000
+    items: while it runs, a feed is polled and its alert delivered, ``/healthz`` answers,
+    and SIGTERM stops the daemon at once."""
+    copy_db(big_db[0], workspace.db)
+    feed_server.put("/w.xml", rss([seed_item_xml()]))
+    feeds = [{"name": "wire", "url": feed_server.url("/w.xml"), "interval": "1s", "backfill": True}]
+    _config(workspace, feeds, receiver.url())
+    daemon = HttpDaemon(workspace)
+    try:
+        assert daemon.wait_log("status page on http://", timeout=60), daemon.output()
+        delivered = receiver.wait_for(1, timeout=20)
+        pruned_already = "housekeeping: pruned" in daemon.output()
+        latencies = [daemon.healthz() for _ in range(3)]
+        pruned_already = pruned_already or "housekeeping: pruned" in daemon.output()
+        code, took = daemon.stop_timed()
+        print(f"\nduring the prune: /healthz {[f'{s} {t:.3f}s' for s, t in latencies]}")
+        print(f"SIGTERM during the prune: exit {code} after {took:.3f}s")
+        assert delivered, daemon.output()
+        # The alert went out while the prune was still going.
+        assert not pruned_already, daemon.output()
+        assert all(status == 200 for status, _ in latencies), latencies
+        assert max(t for _, t in latencies) < 2.0, latencies
+        assert code == 0, daemon.output()
+        assert took < 10.0, daemon.output()
+    finally:
+        if daemon.alive():
+            daemon.stop()
+    assert "Traceback" not in daemon.output()
+    # Stopped between batches: what was pruned is gone, the rest is intact.
     assert integrity(workspace.db) == "ok"

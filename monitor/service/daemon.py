@@ -151,14 +151,19 @@ class Daemon:
         retention = self.runtime.config.retention
         now = time.time()
         pruned: dict[str, int] = {}
-        while not self.stopping.is_set():
-            got = await self.db(
-                self.store.prune_batch, now - retention.items, now - retention.alerts
-            )
-            for name, count in got.items():
-                pruned[name] = pruned.get(name, 0) + count
-            if not more_to_prune(got):
-                break
+        try:
+            while not self.stopping.is_set():
+                got = await self.db(
+                    self.store.prune_batch, now - retention.items, now - retention.alerts
+                )
+                for name, count in got.items():
+                    pruned[name] = pruned.get(name, 0) + count
+                if not more_to_prune(got):
+                    break
+        except asyncio.CancelledError:
+            # Stopping: every finished batch is committed; the rest waits for next time.
+            log.info("housekeeping: stopped between batches; the rest is pruned later")
+            return
         if any(pruned.values()):
             log.info("housekeeping: pruned %s", ", ".join(f"{n} {k}" for k, n in pruned.items()))
         if not self.stopping.is_set():

@@ -9,7 +9,7 @@ must not import anything above ``models``/``errors``: no fetching, matching or s
 from __future__ import annotations
 
 from monitor.store.db import lock_holder
-from monitor.store.feeds import PRUNE_BATCH, FeedStore, more_to_prune
+from monitor.store.feeds import PRUNE_BATCH, PRUNE_SQL, FeedStore, more_to_prune
 from monitor.store.outbox import OutboxStore
 from monitor.store.rows import FeedState, PollOutcome, Route
 
@@ -20,6 +20,7 @@ class Store(FeedStore, OutboxStore):
 
 __all__ = [
     "PRUNE_BATCH",
+    "PRUNE_SQL",
     "FeedState",
     "PollOutcome",
     "Route",

@@ -16,9 +16,23 @@ _IN_BATCH = 500  # host parameters per IN (...) query
 PRUNE_BATCH = 2000
 
 
+# Retention's statements, each on an index (tests/test_db_offloop.py checks the plans).
+PRUNE_SQL = {
+    "old_keys": "SELECT feed, key, item_id FROM item_keys WHERE last_seen < ? LIMIT ?",
+    "delete_key": "DELETE FROM item_keys WHERE feed = ? AND key = ?",
+    "delete_item": "DELETE FROM items WHERE id = ?"
+    " AND NOT EXISTS (SELECT 1 FROM item_keys WHERE item_id = ?)",
+    "old_alerts": "SELECT id FROM alerts AS a WHERE created_at < ? AND NOT EXISTS"
+    " (SELECT 1 FROM outbox AS o WHERE o.alert_id = a.id"
+    " AND o.status IN ('pending', 'sending')) LIMIT ?",
+    "delete_deliveries": "DELETE FROM outbox WHERE alert_id = ?",
+    "delete_alert": "DELETE FROM alerts WHERE id = ?",
+}
+
+
 def more_to_prune(got: dict[str, int], limit: int = PRUNE_BATCH) -> bool:
     """After a :meth:`FeedStore.prune_batch`: was any kind cut off at ``limit``?"""
-    return max(got["item_keys"], got["items"], got["alerts"]) >= limit
+    return max(got["item_keys"], got["alerts"]) >= limit
 
 
 class FeedStore(Database):
@@ -335,38 +349,25 @@ class FeedStore(Database):
         self, items_before: float, alerts_before: float, limit: int = PRUNE_BATCH
     ) -> dict[str, int]:
         """ONE short transaction of retention: forget at most ``limit`` identity keys not
-        seen in any poll since ``items_before``, ``limit`` items first seen before then
-        whose keys are all gone, and ``limit`` alerts created before ``alerts_before``
-        (with their finished deliveries). Pending deliveries are never pruned. Call again
+        seen in any poll since ``items_before``, the items whose last key that was, and
+        at most ``limit`` alerts created before ``alerts_before`` (with their finished
+        deliveries). Pending deliveries are never pruned. Call again
         while :func:`more_to_prune` says so; each call holds the write lock briefly, so
         polls and deliveries go on between batches.
 
-        Every query walks an index (``item_keys_last_seen``, ``idx_items_first_seen``,
-        ``item_keys_item_id``, ``idx_alerts_created_at``, ``idx_outbox_alert_id``): at 1M rows a
-        batch touches its own rows, never the whole table."""
+        Every statement (``PRUNE_SQL``) walks an index: at 1M rows a batch touches its
+        own rows, never a whole table."""
         with self.write() as conn:
-            keys = conn.execute(
-                "DELETE FROM item_keys WHERE (feed, key) IN"
-                " (SELECT feed, key FROM item_keys WHERE last_seen < ? LIMIT ?)",
-                (items_before, limit),
-            ).rowcount
-            items = conn.execute(
-                "DELETE FROM items WHERE id IN (SELECT id FROM items AS i WHERE first_seen < ?"
-                " AND NOT EXISTS (SELECT 1 FROM item_keys AS k WHERE k.item_id = i.id)"
-                " LIMIT ?)",
-                (items_before, limit),
-            ).rowcount
-            old = [
-                (r[0],)
-                for r in conn.execute(
-                    "SELECT id FROM alerts AS a WHERE created_at < ? AND NOT EXISTS"
-                    " (SELECT 1 FROM outbox AS o WHERE o.alert_id = a.id"
-                    " AND o.status IN ('pending', 'sending')) LIMIT ?",
-                    (alerts_before, limit),
-                )
-            ]
-            outbox = conn.executemany("DELETE FROM outbox WHERE alert_id = ?", old).rowcount
-            alerts = conn.executemany("DELETE FROM alerts WHERE id = ?", old).rowcount
+            gone = conn.execute(PRUNE_SQL["old_keys"], (items_before, limit)).fetchall()
+            keys = conn.executemany(PRUNE_SQL["delete_key"], [r[:2] for r in gone]).rowcount
+            # A key is forgotten only after its item was first seen (last_seen only grows),
+            # so the items to forget are exactly those whose last key just went: found
+            # from the deleted keys, never by walking every old item.
+            ids = sorted({r[2] for r in gone})
+            items = conn.executemany(PRUNE_SQL["delete_item"], [(i, i) for i in ids]).rowcount
+            old = [(r[0],) for r in conn.execute(PRUNE_SQL["old_alerts"], (alerts_before, limit))]
+            outbox = conn.executemany(PRUNE_SQL["delete_deliveries"], old).rowcount
+            alerts = conn.executemany(PRUNE_SQL["delete_alert"], old).rowcount
         return {"item_keys": keys, "items": items, "alerts": alerts, "deliveries": outbox}
 
     def prune(self, now: float, items_after: float, alerts_after: float) -> dict[str, int]:

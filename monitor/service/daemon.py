@@ -300,22 +300,23 @@ class Daemon:
         for task in list(self.polls):
             task.cancel()
         polls = self.runtime.cancel_polls()
-        if self.sends:
-            started = time.monotonic()
-            while self.sends:
-                # Sends on the wire get the whole grace; a deliver tick that only waits
-                # for the database (a lock held elsewhere) gets DB_CLOSE_WAIT: cancelling
-                # it loses nothing, its rows stay in the outbox.
-                wait = grace if self.runtime.in_flight.sends else min(grace, DB_CLOSE_WAIT)
-                left = started + wait - time.monotonic()
-                if left <= 0:
-                    break
-                await asyncio.wait(list(self.sends), timeout=min(left, 0.1))
-            pending = set(self.sends)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=1)
+        # A snapshot: the scheduler's shutdown cancels the job wrappers, which then drop
+        # their (shielded, still running) tasks from the bucket.
+        pending = set(self.sends)
+        started = time.monotonic()
+        while pending:
+            # Sends on the wire get the whole grace; a deliver tick that only waits for
+            # the database (a lock held elsewhere) gets DB_CLOSE_WAIT: cancelling it
+            # loses nothing, its rows stay in the outbox.
+            wait = grace if self.runtime.in_flight.sends else min(grace, DB_CLOSE_WAIT)
+            left = started + wait - time.monotonic()
+            if left <= 0:
+                break
+            _done, pending = await asyncio.wait(pending, timeout=min(left, 0.1))
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1)
         if self.polls or polls:
             await asyncio.wait([*self.polls, *polls], timeout=1)
 

@@ -215,7 +215,7 @@ def test_prune_forgets_old_keys_items_and_alerts(store: Store) -> None:
     record(store, "a", [keyed(1)])
     (row,) = store.claim_deliveries(["hook"], T0, lease=30, limit=1)
     store.mark_sent(row.id, T0)
-    pruned = store.prune(T0 + 1000, items_after=100, alerts_after=100)
+    pruned = store.prune_batch(T0 + 900, T0 + 900)
     assert pruned == {"item_keys": 2, "items": 1, "alerts": 1, "deliveries": 1}
     # the story's alert key went with its alert: the same link alerts again
     assert record(store, "a", [keyed(1)], T0 + 2000) == (1, 1)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlite3
 
 from monitor.store.db import lock_holder
-from monitor.store.feeds import FeedStore
+from monitor.store.feeds import PRUNE_BATCH, PRUNE_SQL, FeedStore, more_to_prune
 from monitor.store.outbox import OutboxStore
 from monitor.store.rows import FeedState, PollOutcome, Route
 from monitor.store.workers import WorkerStore
@@ -38,4 +38,14 @@ def is_unavailable(exc: BaseException) -> bool:
     return is_operational(exc)
 
 
-__all__ = ["FeedState", "PollOutcome", "Route", "Store", "is_unavailable", "lock_holder"]
+__all__ = [
+    "PRUNE_BATCH",
+    "PRUNE_SQL",
+    "FeedState",
+    "PollOutcome",
+    "Route",
+    "Store",
+    "is_unavailable",
+    "lock_holder",
+    "more_to_prune",
+]

@@ -29,6 +29,7 @@ import fcntl
 import os
 import random
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -87,8 +88,10 @@ def lock_holder(path: Path) -> int | None:
 
 
 class Database:
-    """One open database. SQLite: plus its process lock, used from one thread at a time.
-    PostgreSQL: a connection pool, usable from any thread; ``lock`` does not apply."""
+    """One open database. SQLite: plus its process lock; use from one thread at a time
+    (the daemon runs every call on its database thread, ``monitor/service/dbthread.py``,
+    which holds ``in_use`` while a call runs). PostgreSQL: a connection pool, usable
+    from any thread; ``lock`` does not apply."""
 
     conn: Conn
     dialect: Dialect = SQLITE
@@ -98,6 +101,9 @@ class Database:
     ) -> None:
         self.target = target
         self._lock_file: Any = None
+        # Closing a connection while another thread runs a statement on it crashes the
+        # interpreter (measured: a segfault), so close() never does that (see close()).
+        self.in_use = threading.RLock()
         self._sqlite: sqlite3.Connection | None = None
         self._pg: Pg | None = None
         if isinstance(target, PostgresURL):
@@ -173,10 +179,17 @@ class Database:
         try:
             if readonly:
                 conn = sqlite3.connect(
-                    f"file:{self.path}?mode=ro", uri=True, timeout=30, isolation_level=None
+                    f"file:{self.path}?mode=ro",
+                    uri=True,
+                    timeout=30,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
             else:
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                # Opened here, used on the daemon's database thread: one thread at a time.
+                conn = sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                )
             conn.execute("PRAGMA busy_timeout=30000")
             if not readonly:
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -206,6 +219,17 @@ class Database:
                 self.conn.execute(f"PRAGMA user_version={step + 1}")
 
     def close(self) -> None:
+        """Close the connection and release the process lock. If another thread is still
+        running a statement (a write waiting out ``busy_timeout`` at shutdown), leave both
+        to process exit: SQLite rolls back what was not committed, the OS drops the lock."""
+        if not self.in_use.acquire(blocking=False):
+            return
+        try:
+            self._close()
+        finally:
+            self.in_use.release()
+
+    def _close(self) -> None:
         if self._sqlite is not None:
             self._sqlite.close()
             self._sqlite = None

@@ -50,7 +50,11 @@ _V1 = (
 )
 
 # Index i migrates version i -> i+1. Append, never edit a released step.
-PG_MIGRATIONS: list[tuple[str, ...]] = [_V1, V2_WORKERS]
+PG_MIGRATIONS: list[tuple[str, ...]] = [
+    _V1,
+    ("CREATE INDEX item_keys_item_id ON item_keys (item_id)",),
+    V2_WORKERS,
+]
 
 _LOCK = 0x6E6577736D6F6E  # "newsmon": the advisory lock key of migrations
 

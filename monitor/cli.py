@@ -186,7 +186,7 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
 @click.pass_context
 def check(ctx: click.Context, /, **given: Any) -> None:
     """Validate the config and every rule file and run each rule's examples."""
-    from monitor.service.runtime import load_all
+    from monitor.service.loading import load_all
 
     settings = _settings(ctx, **given)
     try:

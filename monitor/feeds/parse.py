@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import calendar
 import io
-import pyexpat
 import re
 import time
 import zlib
@@ -25,23 +24,13 @@ from feedparser.encodings import convert_to_utf8
 from feedparser.namespaces._base import Namespace
 from feedparser.urls import _urljoin
 
-from monitor.errors import FeedRefused, NotAFeed, ResponseTooLarge, StateError
+from monitor.errors import FeedRefused, NotAFeed, ResponseTooLarge
 from monitor.feeds.jsonfeed import SUMMARY_LIMIT, TITLE_LIMIT, looks_like_json, parse_json_feed
 from monitor.models import Item, ParsedFeed
 from monitor.text import clean, html_to_text, safe_url
 
 _HEAD_END = re.compile(rb"<\w")
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
-
-
-def check_expat() -> None:
-    """expat >= 2.4 stops billion-laughs amplification; older builds would let feedparser's
-    strict parse blow up (RELIABILITY.md §3.2). Refuse to run on one."""
-    if pyexpat.version_info < (2, 4, 0):
-        raise StateError(
-            f"this Python links {pyexpat.EXPAT_VERSION}; newsmon needs expat >= 2.4.0 "
-            "(its entity-amplification guard). Use a newer Python build."
-        )
 
 
 def refuse_entities(body: bytes, headers: dict[str, str]) -> None:

@@ -186,6 +186,7 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
 @click.pass_context
 def check(ctx: click.Context, /, **given: Any) -> None:
     """Validate the config and every rule file and run each rule's examples."""
+    from monitor.config import local_feed_problems
     from monitor.service.loading import load_all
 
     settings = _settings(ctx, **given)
@@ -193,6 +194,10 @@ def check(ctx: click.Context, /, **given: Any) -> None:
         loaded = load_all(settings["config_path"], examples=True)
     except ConfigError as exc:
         _fail_config(exc)
+        return
+    missing = local_feed_problems(loaded.config)
+    if missing:
+        _fail_config(ConfigError(missing))
         return
     rules = loaded.rules.rules
     examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in rules)
@@ -258,7 +263,8 @@ def _config_only(ctx: click.Context, given: dict[str, Any]) -> Config:
 
 @cli.command()
 @common
-@click.option("--limit", default=20, show_default=True, help="How many recent alerts to list.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
+              help="How many recent alerts to list.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--retry", "retry_id", metavar="ID", help="Send the unsent rows of this alert "
               "(or delivery) id again now.")  # fmt: skip
@@ -275,6 +281,10 @@ def alerts(
     if retry_id and retry_dead:
         raise click.UsageError("use --retry ID or --retry-dead, not both")
     if retry_id or retry_dead:
+        if retry_id and not admin.known_id(config, retry_id):
+            raise click.UsageError(
+                f"no alert or delivery with id {retry_id!r} (`newsmon alerts` lists the ids)"
+            )
         count = admin.retry(config, retry_id)
         click.echo(f"{count} deliveries queued again; the next delivery tick sends them")
         sys.exit(0 if count else 1)

@@ -10,7 +10,7 @@ from monitor.errors import StateError
 
 def check_expat() -> None:
     """expat >= 2.4 stops billion-laughs amplification; older builds would let feedparser's
-    strict parse blow up (RELIABILITY.md §3.2). Refuse to run on one."""
+    strict parse blow up (docs/reliability.md). Refuse to run on one."""
     if pyexpat.version_info < (2, 4, 0):
         raise StateError(
             f"this Python links {pyexpat.EXPAT_VERSION}; newsmon needs expat >= 2.4.0 "

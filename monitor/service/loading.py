@@ -36,6 +36,15 @@ def load_all(path: Path, *, examples: bool = True) -> Loaded:
         extra = load_rules(rules_dir)[1] if rules_dir is not None else []
         raise ConfigError(sort_problems([*exc.problems, *extra])) from None
     rules, problems = load_rules(config.rules_dir)
+    if not config.rules_dir.is_dir():
+        # Name the key, its line and the folder it resolved to (beside the config file,
+        # not the current folder).
+        default = "" if ("rules_dir",) in config.marks.positions else " (the default)"
+        problems = [
+            config.marks.problem(
+                ("rules_dir",), f"rules folder not found: {config.rules_dir}{default}"
+            )
+        ]
     cross = check_rules(rules, config)
     if not examples:
         example_problems = {str(p) for r in rules.rules for p in check_examples(rules, r)}

@@ -21,6 +21,7 @@ from monitor.service.deliver import DeliveryReport, deliver_due, release_stale_l
 from monitor.service.loading import Loaded, load_all
 from monitor.service.pipeline import PollReport, poll_feed
 from monitor.store import FeedState, Store
+from monitor.text import redact_urls
 
 __all__ = ["Loaded", "Runtime", "load_all"]  # load_all moved to loading.py; still here
 
@@ -131,8 +132,10 @@ class Runtime:
                     config, self.loaded.rules, self.store, self.fetcher, self.parser, feed, state
                 )
             except Exception as exc:  # a bug must not take the other feeds down
-                log.exception("feed %s: internal error", feed.name)
-                report = PollReport(feed.name, "error", error=f"internal error: {exc!r}")
+                log.error("feed %s: internal error", feed.name, exc_info=True)
+                report = PollReport(
+                    feed.name, "error", error=redact_urls(f"internal error: {exc!r}")
+                )
         metrics.POLLS.labels(report.feed, report.status).inc()
         return report
 

@@ -9,12 +9,12 @@ pebble's pool kills the one worker running it and starts a fresh one, while the 
 workers finish the feeds they are parsing (``multiprocessing.Pool`` can only terminate
 the whole pool, which failed every feed in it).
 
-The threshold is measured (bench/parse_crossover.py): the event-loop process, which
-also fetches, matches and records, is the poll's bottleneck, and handing a body to the
-pool costs it a half to a sixth of the CPU of parsing it in a thread at every size from
-one item (0.7 KB) to fifty (25 KB). Only bodies under 2 KiB (one or two items, well
-under a millisecond to parse) stay in a thread, so that a cycle of tiny feeds does not
-start worker processes.
+Measured (bench/parse_crossover.py): handing a body to the pool costs the event-loop
+process, the poll's bottleneck, a half to a sixth of the CPU of parsing it in a thread
+at every size from one item (0.7 KB) to fifty (25 KB), so a lower threshold would let
+both cores parse ordinary feeds. It stays at 64 KiB for now: with small bodies the pool
+starts in almost every `newsmon once`, and stopping a pebble pool while one of its
+workers is still starting makes that worker print a traceback (SemLock) on exit.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from monitor.models import ParsedFeed
 
 log = logging.getLogger("newsmon.parse")
 
-INLINE_BELOW = 2 * 1024
+INLINE_BELOW = 64 * 1024
 WORKER_MEMORY = 1024 * 1024 * 1024  # address space per worker; a 10 MB feed needs ~100 MB
 
 

@@ -155,9 +155,10 @@ class Bench:
         self.store: Store | None = None
         self.runtime: Runtime | None = None
 
-    def open(self) -> Runtime:
+    async def open(self) -> Runtime:
         self.store = Store(self.loaded.config.database)
         self.runtime = Runtime(self.loaded, self.store)
+        await self.runtime.start()
         if self.args.workers:
             self.runtime.parser = ParsePool(self.args.workers)
         return self.runtime
@@ -291,7 +292,7 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def phases(bench: Bench, args: argparse.Namespace, config: Path) -> None:
-    bench.open()
+    await bench.open()
     print(
         "\n-- cycles: the daemon's poll tick over every feed, then deliveries until none is due;"
         "\n   new items/s and poll/ceiling use the poll part (ceiling: bare httpx, same requests)"
@@ -319,7 +320,7 @@ async def phases(bench: Bench, args: argparse.Namespace, config: Path) -> None:
     # `newsmon once` as a whole process, and its start-up.
     await bench.close()
     bench.command("step", args.changed, args.new, 200)
-    bench.open()
+    await bench.open()
     ceil = bench.ceiling(conditional=True)
     await bench.close()
     exe = [sys.executable, "-m", "monitor"]
@@ -339,7 +340,7 @@ async def phases(bench: Bench, args: argparse.Namespace, config: Path) -> None:
         print(err, file=sys.stderr)
 
     # The same cycles over a big history.
-    bench.open()
+    await bench.open()
     spent = bench.bulk_store(args.stored)
     print(f"\n-- with {args.stored:,} more items stored (bulk insert {spent:.1f} s)")
     big_steady = []

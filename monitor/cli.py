@@ -11,25 +11,19 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from monitor import __version__
-from monitor.config import Config, local_feed_problems
-from monitor.config.validation import parse_duration
 from monitor.errors import ConfigError, DeliveryError, NewsmonError, StateError
-from monitor.feeds import opml
-from monitor.matching.automaton import Automaton
-from monitor.matching.rules import RuleSet, check_examples, load_rule
-from monitor.models import PostgresURL, is_postgres_url
-from monitor.notify import load_config
-from monitor.service import admin, ruletest
 from monitor.service import log as logsetup
-from monitor.service.daemon import Daemon
-from monitor.service.runtime import Runtime, load_all
-from monitor.store import Store, lock_holder
-from monitor.store.copy import copy_database
+
+# Each command imports what it uses: pydantic models, httpx, feedparser, APScheduler,
+# sqlite-utils and prometheus-client together cost ~0.9 s, which `--help`, `check` and
+# the admin commands would otherwise pay for parts they never touch.
+if TYPE_CHECKING:
+    from monitor.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "config.yaml"
@@ -100,6 +94,10 @@ def _host_port(value: str | None) -> tuple[str, int] | None:
 @click.pass_context
 def run(ctx: click.Context, /, http: str | None, **given: Any) -> None:
     """Run the daemon: poll feeds on their schedules and deliver alerts until stopped."""
+    from monitor.service.daemon import Daemon
+    from monitor.service.runtime import load_all
+    from monitor.store import Store
+
     settings = _settings(ctx, **given)
     address = _host_port(http)
     try:
@@ -131,6 +129,9 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
 
     Exit 0 when every feed and delivery succeeded, 1 when some failed, 2 on a config error.
     """
+    from monitor.service.runtime import Runtime, load_all
+    from monitor.store import Store
+
     settings = _settings(ctx, **given)
     try:
         loaded = load_all(settings["config_path"], examples=False)
@@ -181,11 +182,29 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
     sys.exit(code)
 
 
+def _database_problem(config: Config) -> str | None:
+    """Why the configured database cannot be used (unreachable, schema newer than this
+    newsmon), or None. A SQLite file that does not exist yet is fine: it is created.
+    The store is imported only when there is a database to open."""
+    if isinstance(config.database, Path) and not config.database.exists():
+        return None
+    from monitor.store import Store
+
+    try:
+        Store(config.database, lock=False, readonly=True).close()
+    except StateError as exc:
+        return str(exc)
+    return None
+
+
 @cli.command()
 @common
 @click.pass_context
 def check(ctx: click.Context, /, **given: Any) -> None:
     """Validate the config and every rule file and run each rule's examples."""
+    from monitor.config import local_feed_problems
+    from monitor.service.loading import load_all
+
     settings = _settings(ctx, **given)
     try:
         loaded = load_all(settings["config_path"], examples=True)
@@ -198,7 +217,7 @@ def check(ctx: click.Context, /, **given: Any) -> None:
         return
     rules = loaded.rules.rules
     examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in rules)
-    problem = admin.database_problem(loaded.config)
+    problem = _database_problem(loaded.config)
     if problem is not None:
         click.echo(f"newsmon: {problem}", err=True)
         sys.exit(1)
@@ -242,6 +261,10 @@ def test_rule(
 
     Exit 0 = match (at least one item for --url), 1 = no match, 2 = error (like grep).
     """
+    from monitor.matching.automaton import Automaton
+    from monitor.matching.rules import RuleSet, check_examples, load_rule
+    from monitor.service import ruletest
+
     _settings(ctx, **given)
     if sum(x is not None for x in (text, url, item_file)) != 1:
         raise click.UsageError("give exactly one of --text, --url and --item-file")
@@ -277,6 +300,8 @@ def test_rule(
 
 
 def _config_only(ctx: click.Context, given: dict[str, Any]) -> Config:
+    from monitor.notify import load_config
+
     settings = _settings(ctx, **given)
     try:
         return load_config(settings["config_path"])
@@ -299,6 +324,8 @@ def alerts(
     **given: Any,
 ) -> None:  # fmt: skip
     """List recent alerts with each notifier's delivery status and last error."""
+    from monitor.service import admin
+
     config = _config_only(ctx, given)
     if retry_id and retry_dead:
         raise click.UsageError("use --retry ID or --retry-dead, not both")
@@ -319,6 +346,8 @@ def alerts(
 @click.pass_context
 def feeds(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """One row per configured feed: status, last poll, next check, items, errors."""
+    from monitor.service import admin
+
     admin.show_feeds(_config_only(ctx, given), as_json)
 
 
@@ -332,6 +361,8 @@ def status(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     Attention means: feeds failing poll.notify_after_failures times in a row, deliveries
     dead in the last 24 h, a failed reload, or (daemon running) deliveries lagging.
     """
+    from monitor.service import admin
+
     sys.exit(admin.status(_config_only(ctx, given), as_json))
 
 
@@ -341,6 +372,8 @@ def status(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
 @click.pass_context
 def send_test(ctx: click.Context, /, notifier: str, **given: Any) -> None:
     """Send a clearly marked test alert through NOTIFIER to check its settings."""
+    from monitor.service import admin
+
     config = _config_only(ctx, given)
     if notifier not in config.notifiers:
         known = ", ".join(config.notifiers) or "none configured"
@@ -372,6 +405,9 @@ def import_opml(
 ) -> None:  # fmt: skip
     """Add feeds from a feed reader's OPML export, as a feed file (config.yaml is never
     rewritten; list the file under feed_files: in config.yaml)."""
+    from monitor.config.validation import parse_duration
+    from monitor.feeds import opml
+
     config = _config_only(ctx, given)
     entries = opml.read_opml(opml_file)
     target = output or config.path.parent / "feeds" / f"{opml.slugify(opml_file.stem)}.yaml"
@@ -423,6 +459,10 @@ def db_copy(ctx: click.Context, /, to: str, **given: Any) -> None:
     """Copy this config's SQLite database into PostgreSQL, nothing re-alerted.
 
     Stop the daemon first. Then set `database:` to the URL and start the workers."""
+    from monitor.models import PostgresURL, is_postgres_url
+    from monitor.store import lock_holder
+    from monitor.store.copy import copy_database
+
     config = _config_only(ctx, given)
     if not is_postgres_url(to):
         raise click.BadParameter("expected a postgresql:// URL", param_hint="--to")

@@ -11,7 +11,6 @@ from typing import Any
 import click
 
 from monitor.config import Config
-from monitor.errors import StateError
 from monitor.models import Alert, Delivery, Item, stable_id
 from monitor.notify import build_notifiers, http_client
 from monitor.service.workers import worker_problems
@@ -46,18 +45,6 @@ def open_store(config: Config) -> Store:
             f"no database yet at {config.database}: run `newsmon once` or `newsmon run` first"
         )
     return Store(config.database, lock=False)
-
-
-def database_problem(config: Config) -> str | None:
-    """Why the configured database cannot be used (unreachable, schema newer than this
-    newsmon), or None. A SQLite file that does not exist yet is fine: it is created."""
-    if isinstance(config.database, Path) and not config.database.exists():
-        return None
-    try:
-        Store(config.database, lock=False, readonly=True).close()
-    except StateError as exc:
-        return str(exc)
-    return None
 
 
 def show_alerts(config: Config, limit: int, as_json: bool) -> None:

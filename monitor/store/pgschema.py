@@ -53,6 +53,10 @@ _V1 = (
 PG_MIGRATIONS: list[tuple[str, ...]] = [
     _V1,
     ("CREATE INDEX item_keys_item_id ON item_keys (item_id)",),
+    (
+        "ALTER TABLE feeds ADD COLUMN body_hash TEXT",
+        "ALTER TABLE feeds ADD COLUMN body_hashed_at REAL",
+    ),
     V2_WORKERS,
 ]
 

@@ -130,7 +130,13 @@ def _index_item_keys_by_item(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS item_keys_item_id ON item_keys (item_id)")
 
 
-# Version 3, the same statements on both backends (pgschema.py runs them on PostgreSQL):
+def _body_hash(db: sqlite_utils.Database) -> None:
+    """The hash of the last body parsed, and when: the same bytes again are not parsed."""
+    db.execute("ALTER TABLE feeds ADD COLUMN body_hash TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN body_hashed_at FLOAT")
+
+
+# Version 4, the same statements on both backends (pgschema.py runs them on PostgreSQL):
 # - alert_keys: one row per (rule, story key) that alerted. Its primary key is what makes
 #   "one alert per rule and story" hold when several workers record at once; the rows are
 #   seeded from the alerts already recorded.
@@ -165,5 +171,6 @@ def _statements(statements: tuple[str, ...]) -> Callable[[sqlite_utils.Database]
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_schema,
     _index_item_keys_by_item,
+    _body_hash,
     _statements(V2_WORKERS),
 ]

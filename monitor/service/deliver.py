@@ -178,14 +178,27 @@ class _Run:
             log.warning("%s: %s", label, clean(note))
         log.info("%s: delivered %s", label, repr(clean(unit[0].alert.item.title, 120)))
 
+    async def attempt(self, notifier: Notifier, unit: list[Delivery]) -> str | None:
+        """One send under the total deadline ``delivery.timeout``: per-step timeouts
+        (httpx, SMTP) cannot stop a receiver that answers one byte a second."""
+        limit = self.policy.timeout
+        try:
+            async with asyncio.timeout(limit) as deadline:
+                if len(unit) == 1 and unit[0].digest <= 0:
+                    return await notifier.send(unit[0])
+                return await notifier.send_digest(unit)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise TransientDelivery(
+                f"notifier {notifier.name}: not done within {limit:g}s (delivery.timeout)"
+            ) from None
+
     async def lane(self, notifier: Notifier, rows: list[Delivery]) -> None:
         units = _units(rows, notifier.max_batch)
         for i, unit in enumerate(units):
             try:
-                if len(unit) == 1 and unit[0].digest <= 0:
-                    note = await notifier.send(unit[0])
-                else:
-                    note = await notifier.send_digest(unit)
+                note = await self.attempt(notifier, unit)
             except asyncio.CancelledError:
                 self.store.release([r.id for u in units[i:] for r in u])
                 raise

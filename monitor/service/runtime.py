@@ -195,8 +195,8 @@ class Runtime:
             task.cancel()
         return tasks
 
-    async def deliver(self) -> DeliveryReport:
-        return await deliver_due(self.store, self.notifiers, self.config, self._pauses)
+    async def deliver(self, *, drain: bool = False) -> DeliveryReport:
+        return await deliver_due(self.store, self.notifiers, self.config, self._pauses, drain=drain)
 
     async def aclose(self) -> None:
         self.parser.close()

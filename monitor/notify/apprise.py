@@ -11,7 +11,7 @@ Apprise is synchronous (requests), and its connect/read timeouts do not bound a 
 that drips its answer. A thread cannot be stopped, and Apprise dispatches through its
 own thread pool, which Python joins at exit: a hung send would hold ``once`` and overrun
 the daemon's shutdown grace. So each attempt runs this module as a child process
-(``python -m monitor.notify.apprise``; the job, URLs included, goes over stdin, never the
+(``_child``; the job, URLs included, goes over stdin, never the
 command line) under ``deliver.py``'s total deadline, and a cancelled attempt (deadline,
 shutdown) kills it. Apprise's own timeouts are set to the same deadline. URLs of one
 message that already succeeded are not sent again when it is retried in this process.
@@ -186,7 +186,7 @@ def _send_sync(
 async def _run_child(job: dict[str, Any]) -> dict[str, Any]:
     """Run one job in a child process; kill it if this attempt is cancelled."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "monitor.notify.apprise",
+        sys.executable, "-c", "from monitor.notify.apprise import _child; _child()",
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
@@ -207,7 +207,7 @@ async def _run_child(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _child() -> None:
-    """``python -m monitor.notify.apprise``: one job from stdin, the outcome to stdout."""
+    """The child process: one job from stdin, the outcome to stdout."""
     job = json.loads(sys.stdin.buffer.read())
     done: set[int] = set(job["done"])
     failures = _send_sync(job["urls"], job["title"], job["body"], job["timeout"], done)
@@ -265,7 +265,3 @@ class AppriseSender:
         if all(f.permanent for f in failures):
             raise PermanentDelivery(detail)
         raise TransientDelivery(detail)
-
-
-if __name__ == "__main__":
-    _child()

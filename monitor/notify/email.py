@@ -1,8 +1,9 @@
 """Email over SMTP: text + HTML built from escaped plain text, STARTTLS or implicit TLS.
 
 aiosmtplib speaks SMTP on the event loop with a timeout on connect and on every command
-(without one, a server that never sends its banner blocks forever), and, unlike smtplib
-in a thread, it stops when the delivery deadline or a shutdown cancels it. The
+(without one, a server that never sends its banner blocks forever: docs/reliability.md),
+and, unlike smtplib in a thread, it stops when the delivery deadline or a shutdown cancels
+it. The
 ``Message-ID`` is derived from the delivery id, the same on every retry.
 
 A feed title is never trusted in a header: ``=?`` is defused so the email package cannot

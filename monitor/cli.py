@@ -22,9 +22,8 @@ from monitor.errors import ConfigError, DeliveryError, NewsmonError, StateError
 from monitor.feeds import opml
 from monitor.matching.automaton import Automaton
 from monitor.matching.rules import RuleSet, check_examples, load_rule
-from monitor.matching.ruletree import explain
 from monitor.notify import load_config
-from monitor.service import admin
+from monitor.service import admin, ruletest
 from monitor.service import log as logsetup
 from monitor.service.daemon import Daemon
 from monitor.service.runtime import Runtime, load_all
@@ -211,40 +210,69 @@ def check(ctx: click.Context, /, **given: Any) -> None:
 @cli.command("test-rule")
 @common
 @click.argument("rule_file", type=click.Path(path_type=Path))
-@click.option("--text", required=True, help="Text to test.")
+@click.option("--text", default=None, help="Text to test.")
+@click.option("--url", default=None, help="Test every item of this feed (URL or local file).")
+@click.option(
+    "--item-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Test one item from a JSON file: title, summary, content, link, author, tags, feed.",
+)
 @click.option(
     "--field",
-    type=click.Choice(["any", "title", "summary", "content"]),
+    type=click.Choice(["any", "title", "summary", "content", "link", "author", "tags", "feed"]),
     default="any",
     show_default=True,
-    help="Which item field the text stands for; 'any' = every field the rule reads.",
+    help="Which item field --text stands for; 'any' = every field the rule reads.",
 )
 @click.pass_context
-def test_rule(ctx: click.Context, /, rule_file: Path, text: str, field: str, **given: Any) -> None:
-    """Does TEXT match the rule in RULE_FILE? Explain which terms and clauses decided it.
+def test_rule(
+    ctx: click.Context,
+    /,
+    rule_file: Path,
+    text: str | None,
+    url: str | None,
+    item_file: Path | None,
+    field: str,
+    **given: Any,
+) -> None:
+    """Does the rule in RULE_FILE match --text, --item-file or each item at --url?
+    Explain every hit, miss and veto (and each near element's window).
 
-    Exit 0 = match, 1 = no match, 2 = error (like grep).
+    Exit 0 = match (at least one item for --url), 1 = no match, 2 = error (like grep).
     """
     _settings(ctx, **given)
+    if sum(x is not None for x in (text, url, item_file)) != 1:
+        raise click.UsageError("give exactly one of --text, --url and --item-file")
     automaton = Automaton()
     try:
         rule = load_rule(rule_file, automaton, str(rule_file))
+        ruleset = RuleSet([rule], automaton)
+        if text is not None:
+            cases = [("", ruletest.text_fields(rule, text, field))]
+        elif item_file is not None:
+            cases = [("", ruletest.item_from_json(item_file))]
+        else:
+            assert url is not None
+            cases = list(ruletest.feed_items(url))
     except ConfigError as exc:
         _fail_config(exc)
         return
-    ruleset = RuleSet([rule], automaton)
-    ok, matched, hits = ruleset.match_text(rule, text, field)
-    click.echo(f"{'MATCH' if ok else 'NO MATCH'}: rule {rule.id} ({rule.title})")
-    if field != "any" and field not in rule.fields:
+    if text is not None and field != "any" and field not in rule.fields:
         click.echo(f"the rule does not read the {field} field (fields: {', '.join(rule.fields)})")
-    if matched:
-        click.echo("matched terms: " + ", ".join(repr(m) for m in dict.fromkeys(matched)))
-    click.echo("match:")
-    for line in explain(rule.root, hits):
-        click.echo(line)
+    hits = 0
+    for label, fields in cases:
+        if label:
+            click.echo(f"--- {label}")
+        ok, lines = ruletest.report(ruleset, rule, fields)
+        hits += ok
+        for line in lines:
+            click.echo(line)
+    if url is not None:
+        click.echo(f"{hits} of {len(cases)} items match")
     for problem in check_examples(ruleset, rule):
         click.echo(f"warning: {problem}", err=True)
-    sys.exit(0 if ok else 1)
+    sys.exit(0 if hits else 1)
 
 
 def _config_only(ctx: click.Context, given: dict[str, Any]) -> Config:

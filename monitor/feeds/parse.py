@@ -135,7 +135,19 @@ def _entry_to_item(entry: Any) -> Item | None:
         link=safe_url(link),
         guid=clean(guid, 2000) or None,
         published=_published(entry),
+        author=clean(str(entry.get("author") or ""), 200),
+        tags=_tags(entry.get("tags")),
     )
+
+
+def _tags(raw: Any) -> tuple[str, ...]:
+    """Category names (RSS <category>, Atom <category term=...>), at most 20, cleaned."""
+    out: list[str] = []
+    for tag in raw if isinstance(raw, list) else ():
+        term = clean(str(tag.get("label") or tag.get("term") or ""), 100)
+        if term and term not in out:
+            out.append(term)
+    return tuple(out[:20])
 
 
 _BENIGN_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)

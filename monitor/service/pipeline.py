@@ -92,6 +92,7 @@ async def poll_feed(
         max_age=fetched.max_age,
     )
     baseline = not state.baseline_done and not feed.backfill
+    feed_label = f"{feed.name} {parsed.title}".strip()  # what `fields: [feed]` reads
 
     def route(item: Item) -> list[Route]:
         return [
@@ -102,7 +103,7 @@ async def poll_feed(
                 m.rule.notifiers(config),
                 m.rule.digests(config),
             )
-            for m in rules.match(item.fields(), feed.name, feed.tags)
+            for m in rules.match(item.fields(feed_label), feed.name, feed.tags)
         ]
 
     try:

@@ -143,6 +143,7 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
     async def cycle() -> int:
         runtime = Runtime(loaded, store)
         try:
+            await runtime.start()
             polls = await runtime.poll(all_now=True, force=force)
             report = await runtime.deliver(drain=True)
         finally:

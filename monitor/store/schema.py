@@ -124,5 +124,14 @@ def _create_schema(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS item_keys_last_seen ON item_keys (last_seen)")
 
 
+def _index_item_keys_by_item(db: sqlite_utils.Database) -> None:
+    # Retention asks "does any key still point at this item?" for each old item; without
+    # this index that question scanned every key (5.6 s for one prune at 1M rows).
+    db.execute("CREATE INDEX IF NOT EXISTS item_keys_item_id ON item_keys (item_id)")
+
+
 # Index i migrates user_version i -> i+1. Append, never edit a released step.
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_create_schema]
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _create_schema,
+    _index_item_keys_by_item,
+]

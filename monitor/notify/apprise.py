@@ -30,10 +30,8 @@ import re
 import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import apprise
-import httpx
 from pydantic import Field, field_validator
 
 from monitor.config import Digest, Duration, NotifierSettings
@@ -41,6 +39,10 @@ from monitor.errors import PermanentDelivery, TransientDelivery
 from monitor.models import Alert, Delivery
 from monitor.notify.payload import digest_id
 from monitor.text import clean, safe_url
+
+if TYPE_CHECKING:
+    import apprise
+    import httpx
 
 # Apprise logs request URLs and payloads, urllib3 logs request paths: both can hold the
 # token. Keep them out of newsmon's handlers (a NullHandler so Python's last-resort
@@ -58,6 +60,8 @@ def _scheme(url: str) -> str:
 
 
 def _apprise() -> apprise.Apprise:
+    import apprise  # noqa: PLC0415 - ~0.4 s: only when a URL is checked or sent
+
     # Sequential in the calling thread (Apprise's own worker pool is joined at interpreter
     # exit, so a hung send would hold the process); no persistent storage on disk.
     asset = apprise.AppriseAsset(async_mode=False, storage_mode=apprise.PersistentStoreMode.MEMORY)
@@ -168,9 +172,7 @@ def _send_sync(
         capture = _Capture()
         _APPRISE_LOG.addHandler(capture)
         try:
-            ok = bool(
-                notifier.notify(body=body, title=title, body_format=apprise.NotifyFormat.TEXT)
-            )
+            ok = bool(notifier.notify(body=body, title=title, body_format="text"))
         except Exception:  # an Apprise plugin bug is this URL's failure, nothing more
             ok = False
         finally:

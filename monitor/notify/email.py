@@ -20,10 +20,8 @@ import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import aiosmtplib
-import httpx
 from pydantic import Field, field_validator
 
 from monitor.config import Count, Digest, Duration, NotifierSettings
@@ -31,6 +29,10 @@ from monitor.errors import PermanentDelivery, TransientDelivery
 from monitor.models import Alert, Delivery
 from monitor.notify.payload import digest_id
 from monitor.text import clean, safe_url
+
+if TYPE_CHECKING:
+    import aiosmtplib
+    import httpx  # only annotations here: importing httpx costs ~0.25 s at start-up
 
 
 class EmailNotifier(NotifierSettings):
@@ -137,6 +139,8 @@ def build_message(
 async def _send_smtp(
     config: EmailNotifier, msg: EmailMessage
 ) -> dict[str, aiosmtplib.SMTPResponse]:
+    import aiosmtplib  # noqa: PLC0415 - only when sending (keeps `check` start-up light)
+
     port = config.port or {"tls": 465, "starttls": 587, "none": 25}[config.security]
     client = aiosmtplib.SMTP(
         hostname=config.host,
@@ -172,6 +176,8 @@ class EmailSender:
         return await self._send(build_message(self.config, deliveries, digest_id(deliveries)))
 
     async def _send(self, msg: EmailMessage) -> str | None:
+        import aiosmtplib  # noqa: PLC0415 - only when sending (keeps `check` start-up light)
+
         what = f"email {self.name} via {self.config.host}"
         forged = forged_headers(msg)
         if forged:

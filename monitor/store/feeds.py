@@ -57,8 +57,8 @@ class FeedStore(Database):
                     conn.execute(
                         "UPDATE feeds SET source_url = ?, url = ?, etag = NULL,"
                         " last_modified = NULL, next_check_at = ?, hold_until = NULL,"
-                        " redirect_target = NULL, redirect_count = 0, redirect_first_at = NULL"
-                        " WHERE name = ?",
+                        " redirect_target = NULL, redirect_count = 0, redirect_first_at = NULL,"
+                        " body_hash = NULL WHERE name = ?",
                         (url, url, now, name),
                     )
 
@@ -66,7 +66,7 @@ class FeedStore(Database):
         "name, url, next_check_at, hold_until, etag, last_modified, baseline_done,"
         " last_poll_at, last_success_at, last_status, last_error, error_count, items_total,"
         " source_url, failing_since, notice_sent, redirect_target, redirect_count,"
-        " redirect_first_at"
+        " redirect_first_at, body_hash, body_hashed_at"
     )
 
     def feed_states(self, names: Sequence[str] | None = None) -> list[FeedState]:
@@ -94,6 +94,8 @@ class FeedStore(Database):
                 redirect_target=r[16],
                 redirect_count=r[17],
                 redirect_first_at=r[18],
+                body_hash=r[19],
+                body_hashed_at=r[20],
             )
             for r in rows
         ]
@@ -158,16 +160,23 @@ class FeedStore(Database):
             conn.execute("UPDATE feeds SET notice_sent = 1 WHERE name = ?", (name,))
 
     def record_not_modified(
-        self, name: str, now: float, next_check_at: float, last_modified: str | None
+        self,
+        name: str,
+        now: float,
+        next_check_at: float,
+        last_modified: str | None,
+        etag: str | None = None,
     ) -> None:
+        """A 304, or a 200 whose body is the one last parsed (``etag`` then as sent)."""
         with self.write() as conn:
             conn.execute(
                 "UPDATE feeds SET last_poll_at = ?, last_success_at = ?,"
                 " last_status = 'not_modified', last_error = NULL, error_count = 0,"
                 " failing_since = NULL, notice_sent = 0,"
                 " next_check_at = ?, hold_until = NULL,"
-                " last_modified = COALESCE(?, last_modified) WHERE name = ?",
-                (now, now, next_check_at, last_modified, name),
+                " last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag)"
+                " WHERE name = ?",
+                (now, now, next_check_at, last_modified, etag, name),
             )
 
     def note_redirect(
@@ -255,6 +264,7 @@ class FeedStore(Database):
         next_check_at: float,
         etag: str | None,
         last_modified: str | None,
+        body_hash: str | None = None,
         before_commit: Callable[[], None] | None = None,
     ) -> PollOutcome:
         """In ONE transaction: new item keys, items, alerts and one outbox row per
@@ -335,9 +345,19 @@ class FeedStore(Database):
                 "UPDATE feeds SET last_poll_at = ?, last_success_at = ?, last_status = 'ok',"
                 " last_error = NULL, error_count = 0, baseline_done = 1, next_check_at = ?,"
                 " failing_since = NULL, notice_sent = 0,"
-                " hold_until = NULL, etag = ?, last_modified = ?,"
-                " items_total = items_total + ? WHERE name = ?",
-                (now, now, next_check_at, etag, last_modified, len(new_items), feed),
+                " hold_until = NULL, etag = ?, last_modified = ?, body_hash = ?,"
+                " body_hashed_at = ?, items_total = items_total + ? WHERE name = ?",
+                (
+                    now,
+                    now,
+                    next_check_at,
+                    etag,
+                    last_modified,
+                    body_hash,
+                    now,
+                    len(new_items),
+                    feed,
+                ),
             )
             if before_commit is not None:
                 before_commit()

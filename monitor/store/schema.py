@@ -130,8 +130,15 @@ def _index_item_keys_by_item(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS item_keys_item_id ON item_keys (item_id)")
 
 
+def _body_hash(db: sqlite_utils.Database) -> None:
+    """The hash of the last body parsed, and when: the same bytes again are not parsed."""
+    db.execute("ALTER TABLE feeds ADD COLUMN body_hash TEXT")
+    db.execute("ALTER TABLE feeds ADD COLUMN body_hashed_at FLOAT")
+
+
 # Index i migrates user_version i -> i+1. Append, never edit a released step.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_schema,
     _index_item_keys_by_item,
+    _body_hash,
 ]

@@ -127,4 +127,4 @@ def test_sigterm_during_stalled_smtp_send_exits_within_shutdown_grace(
     assert elapsed < grace + 5, (elapsed, output)
     assert "Traceback" not in output, output
     # Never sent, never lost: the row waits for the next start.
-    assert [s for _n, s, _a in outbox_status(workspace.db)] == ["pending"]
+    assert [s for _n, s, _a in outbox_status(workspace.db)] == ["pending"], output

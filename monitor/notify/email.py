@@ -14,6 +14,7 @@ headers newsmon set before anything is sent.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import re
 import ssl
@@ -57,6 +58,7 @@ class EmailNotifier(NotifierSettings):
 
 
 SUBJECT_LIMIT = 200
+QUIT_WAIT = 5.0  # seconds for the QUIT after a delivered message
 # Exactly the headers build_message writes; anything else in the output is an injection.
 HEADERS = frozenset(
     {"subject", "from", "to", "date", "message-id", "mime-version", "content-type",
@@ -152,8 +154,20 @@ async def _send_smtp(
         username=config.username,
         password=(config.password or "") if config.username else None,
     )
-    async with client:
+    # Not ``async with client``: on an error or a cancellation its exit sends QUIT and
+    # waits for the answer, so a stalled server would hold a cancelled send (shutdown)
+    # for another ``timeout``. Close the connection at once instead.
+    try:
+        await client.connect()
         refused, _reply = await client.send_message(msg)
+    except BaseException:
+        client.close()
+        raise
+    try:
+        # Delivered: a polite QUIT, briefly; its failure changes nothing.
+        await asyncio.wait_for(client.quit(), QUIT_WAIT)
+    except (TimeoutError, aiosmtplib.SMTPException, OSError):
+        client.close()
     return refused
 
 

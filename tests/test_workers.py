@@ -128,6 +128,8 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield server
 
 
+@pytest.mark.slow
+@pytest.mark.serial  # CPU-heavy: 3 daemons and 400 feeds; not beside other serial tests
 def test_three_workers_share_feeds_and_survive_a_kill(
     tmp_path: Path, pg_url: PostgresURL, receiver: WebhookReceiver
 ) -> None:
@@ -222,6 +224,7 @@ def test_three_workers_share_feeds_and_survive_a_kill(
     )
 
 
+@pytest.mark.slow
 def test_status_flags_a_worker_with_other_rules(
     tmp_path: Path, pg_url: PostgresURL, receiver: WebhookReceiver
 ) -> None:

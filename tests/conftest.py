@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from monitor.models import PostgresURL
-from tests.pgserver import fresh_database
 from tests.parallel import (  # noqa: F401  (hooks: registered by being in conftest)
     pytest_collection_modifyitems,
     pytest_xdist_auto_num_workers,
 )
+from tests.pgserver import fresh_database
 from tests.servers import FeedServer, WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent

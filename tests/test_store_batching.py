@@ -30,7 +30,9 @@ def test_a_cycle_of_304s_commits_once(
     loaded = load_all(workspace.config, examples=False)
     store = Store(loaded.config.database)
     commits: list[str] = []
-    store.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    conn = store.conn
+    assert isinstance(conn, sqlite3.Connection)  # the SQLite backend
+    conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
 
     async def cycle() -> list[str]:
         runtime = Runtime(loaded, store)

@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import itertools
 import os
 import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -48,6 +49,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 CONFLICT_TRIES = 10
+
+
+def _lock_id(name: str) -> int:
+    """A signed 64-bit advisory lock id for ``name`` (the same in every process)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
 def _is_conflict(exc: BaseException) -> bool:
@@ -309,6 +315,16 @@ class Database:
                     raise
                 time.sleep(random.uniform(0.005, 0.05) * attempt)
         raise AssertionError("unreachable")
+
+    def lock_names(self, names: Iterable[str]) -> None:
+        """Inside a write transaction on PostgreSQL: take a transaction advisory lock per
+        name, in one global order (of the lock ids), so transactions that need some of
+        the same names wait for each other instead of deadlocking. No-op on SQLite."""
+        if self._pg is None:
+            return
+        ids = sorted({_lock_id(n) for n in names})
+        for lock_id in ids:
+            self.conn.execute("SELECT pg_advisory_xact_lock(?)", (lock_id,))
 
     @contextlib.contextmanager
     def exclusive(self, name: str) -> Iterator[bool]:

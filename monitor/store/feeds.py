@@ -371,9 +371,20 @@ class FeedStore(Database):
             deliveries = 0
             if alert:
                 since = now - title_window
-                for item_id, ki in new_items:
+                routed = [(item_id, ki, route(ki.item)) for item_id, ki in new_items]
+                # Several workers recording the same stories in another order would
+                # deadlock on alert_keys: take every story key's lock first, in one
+                # global order (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes).
+                self.lock_names(
+                    f"{r.rule_id}\0{key}"
+                    for _, ki, routes in routed
+                    for r in routes
+                    for key in (ki.story_link, ki.title_key)
+                    if key is not None
+                )
+                for item_id, ki, routes in routed:
                     item, link, tkey = ki.item, ki.story_link, ki.title_key
-                    for r in route(item):
+                    for r in routes:
                         if not self._claim_story(r.rule_id, link, tkey, now, since):
                             continue
                         record = Alert(

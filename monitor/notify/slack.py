@@ -102,6 +102,16 @@ def alert_blocks(
         snippet = _highlight(escape(_cut(clean(item.summary), snippet_limit)), alert.matched)
         text = _cut(snippet, SECTION_LIMIT)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    # Evidence: the text around each hit, the hit in bold (at most 3, to stay short).
+    for found in alert.evidence[:3] if snippet_limit else ():
+        why = _highlight(escape(_cut(clean(found.snippet), snippet_limit)), alert.matched)
+        label = f"_{escape(clean(found.clause))} in {escape(found.field)}_"
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": _cut(f"{label}: {why}", context_limit)}],
+            }
+        )
     return blocks
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from monitor.store.db import lock_holder
 from monitor.store.feeds import FeedStore
+from monitor.store.items import ItemStore, StoredItem
 from monitor.store.outbox import OutboxStore
 from monitor.store.rows import FeedState, PollOutcome, Route
 
 
-class Store(FeedStore, OutboxStore):
+class Store(FeedStore, OutboxStore, ItemStore):
     """An open newsmon database: every query newsmon makes is a method here."""
 
 
-__all__ = ["FeedState", "PollOutcome", "Route", "Store", "lock_holder"]
+__all__ = ["FeedState", "PollOutcome", "Route", "Store", "StoredItem", "lock_holder"]

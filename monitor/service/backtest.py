@@ -8,14 +8,21 @@ with ``--against`` the complete lists of items gained and lost.
 
 from __future__ import annotations
 
+import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import click
+
 from monitor.config import Config
-from monitor.matching.rules import Rule, RuleSet
-from monitor.store.items import StoredItem
+from monitor.errors import StateError
+from monitor.matching.automaton import Automaton
+from monitor.matching.rules import Rule, RuleSet, load_rule
+from monitor.store import Store, StoredItem
 
 EXAMPLES = 10
 
@@ -122,3 +129,38 @@ def _line(item: StoredItem) -> str:
     when = item.published or ""
     url = f"  {item.link}" if item.link else ""
     return f"  [{item.feed}] {item.title or '(no title)'} {when}".rstrip() + url
+
+
+def load_one(path: Path) -> tuple[RuleSet, Rule]:
+    """One rule file in its own automaton (the old and new versions may share an id)."""
+    automaton = Automaton()
+    rule = load_rule(path, automaton, str(path))
+    return RuleSet([rule], automaton), rule
+
+
+def run(
+    config: Config,
+    rule_file: Path,
+    since: float,
+    against: Path | None,
+    *,
+    progress: bool,
+) -> BacktestResult:
+    """Open the database, match every item first seen in the last ``since`` seconds."""
+    new = load_one(rule_file)
+    old = load_one(against) if against is not None else None
+    if not config.database.exists():
+        raise StateError(
+            f"no database at {config.database}: newsmon has not polled yet (run newsmon once)"
+        )
+    store = Store(config.database, lock=False)
+    try:
+        start = time.time() - since
+        items = store.items_since(start)
+        if not progress:
+            return backtest(items, new, old, config)
+        total = store.count_items(start)
+        with click.progressbar(length=total, label="backtest", file=sys.stderr) as bar:
+            return backtest(items, new, old, config, bar.update)
+    finally:
+        store.close()

@@ -12,24 +12,19 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from monitor import __version__
-from monitor.config import Config, local_feed_problems
-from monitor.config.validation import parse_duration
 from monitor.errors import ConfigError, DeliveryError, NewsmonError, StateError
-from monitor.feeds import opml
-from monitor.matching.automaton import Automaton
-from monitor.matching.lint import rule_warnings
-from monitor.matching.rules import RuleSet, check_examples, load_rule
-from monitor.notify import load_config
-from monitor.service import admin, backtest, ruletest
 from monitor.service import log as logsetup
-from monitor.service.daemon import Daemon
-from monitor.service.runtime import Runtime, load_all
-from monitor.store import Store
+
+# Each command imports what it uses: pydantic models, httpx, feedparser, APScheduler,
+# sqlite-utils and prometheus-client together cost ~0.9 s, which `--help`, `check` and
+# the admin commands would otherwise pay for parts they never touch.
+if TYPE_CHECKING:
+    from monitor.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "config.yaml"
@@ -100,6 +95,10 @@ def _host_port(value: str | None) -> tuple[str, int] | None:
 @click.pass_context
 def run(ctx: click.Context, /, http: str | None, **given: Any) -> None:
     """Run the daemon: poll feeds on their schedules and deliver alerts until stopped."""
+    from monitor.service.daemon import Daemon
+    from monitor.service.runtime import load_all
+    from monitor.store import Store
+
     settings = _settings(ctx, **given)
     address = _host_port(http)
     try:
@@ -131,6 +130,9 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
 
     Exit 0 when every feed and delivery succeeded, 1 when some failed, 2 on a config error.
     """
+    from monitor.service.runtime import Runtime, load_all
+    from monitor.store import Store
+
     settings = _settings(ctx, **given)
     try:
         loaded = load_all(settings["config_path"], examples=False)
@@ -145,6 +147,7 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
     async def cycle() -> int:
         runtime = Runtime(loaded, store)
         try:
+            await runtime.start()
             polls = await runtime.poll(all_now=True, force=force)
             report = await runtime.deliver()
         finally:
@@ -185,6 +188,10 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
 @click.pass_context
 def check(ctx: click.Context, /, **given: Any) -> None:
     """Validate the config and every rule file and run each rule's examples."""
+    from monitor.config import local_feed_problems
+    from monitor.matching.lint import rule_warnings
+    from monitor.service.loading import load_all
+
     settings = _settings(ctx, **given)
     try:
         loaded = load_all(settings["config_path"], examples=True)
@@ -240,6 +247,10 @@ def test_rule(
 
     Exit 0 = match (at least one item for --url), 1 = no match, 2 = error (like grep).
     """
+    from monitor.matching.automaton import Automaton
+    from monitor.matching.rules import RuleSet, check_examples, load_rule
+    from monitor.service import ruletest
+
     _settings(ctx, **given)
     if sum(x is not None for x in (text, url, item_file)) != 1:
         raise click.UsageError("give exactly one of --text, --url and --item-file")
@@ -275,6 +286,8 @@ def test_rule(
 
 
 def _config_only(ctx: click.Context, given: dict[str, Any]) -> Config:
+    from monitor.notify import load_config
+
     settings = _settings(ctx, **given)
     try:
         return load_config(settings["config_path"])
@@ -297,6 +310,8 @@ def alerts(
     **given: Any,
 ) -> None:  # fmt: skip
     """List recent alerts with each notifier's delivery status and last error."""
+    from monitor.service import admin
+
     config = _config_only(ctx, given)
     if retry_id and retry_dead:
         raise click.UsageError("use --retry ID or --retry-dead, not both")
@@ -317,6 +332,8 @@ def alerts(
 @click.pass_context
 def feeds(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """One row per configured feed: status, last poll, next check, items, errors."""
+    from monitor.service import admin
+
     admin.show_feeds(_config_only(ctx, given), as_json)
 
 
@@ -330,6 +347,8 @@ def status(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     Attention means: feeds failing poll.notify_after_failures times in a row, deliveries
     dead in the last 24 h, a failed reload, or (daemon running) deliveries lagging.
     """
+    from monitor.service import admin
+
     sys.exit(admin.status(_config_only(ctx, given), as_json))
 
 
@@ -355,6 +374,9 @@ def backtest_cmd(
     **given: Any,
 ) -> None:
     """What would RULE_FILE have caught among the items stored in the database?"""
+    from monitor.config.validation import parse_duration
+    from monitor.service import backtest
+
     config = _config_only(ctx, given)
     try:
         seconds = parse_duration(since)
@@ -383,6 +405,8 @@ def backtest_cmd(
 @click.pass_context
 def send_test(ctx: click.Context, /, notifier: str, **given: Any) -> None:
     """Send a clearly marked test alert through NOTIFIER to check its settings."""
+    from monitor.service import admin
+
     config = _config_only(ctx, given)
     if notifier not in config.notifiers:
         known = ", ".join(config.notifiers) or "none configured"
@@ -414,6 +438,9 @@ def import_opml(
 ) -> None:  # fmt: skip
     """Add feeds from a feed reader's OPML export, as a feed file (config.yaml is never
     rewritten; list the file under feed_files: in config.yaml)."""
+    from monitor.config.validation import parse_duration
+    from monitor.feeds import opml
+
     config = _config_only(ctx, given)
     entries = opml.read_opml(opml_file)
     target = output or config.path.parent / "feeds" / f"{opml.slugify(opml_file.stem)}.yaml"

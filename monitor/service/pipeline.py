@@ -1,11 +1,14 @@
 """One feed poll: fetch -> parse -> dedupe -> match -> record (one transaction).
 
 A failure of one feed is recorded on that feed (error count, backoff, message) and
-reported; it never raises into the caller, so the other feeds go on.
+reported; it never raises into the caller, so the other feeds go on. Database calls go
+through ``db`` (the database thread), so a poll waiting for the database never stops the
+others' fetches.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import time
@@ -19,6 +22,7 @@ from monitor.feeds.parsepool import ParsePool
 from monitor.matching.rules import RuleSet
 from monitor.models import Item
 from monitor.service import metrics, notices
+from monitor.service.dbthread import StoreThread
 from monitor.service.schedule import (
     REDIRECT_SPAN,
     REDIRECT_TIMES,
@@ -26,11 +30,19 @@ from monitor.service.schedule import (
     next_poll_after_failure,
     next_poll_after_success,
 )
-from monitor.store import FeedState, PollOutcome, Route, Store
+from monitor.store import FeedState, PollOutcome, Route
 from monitor.testhooks import crash_point
 from monitor.text import redact_url, redact_urls
 
 log = logging.getLogger("newsmon.poll")
+
+# An unchanged body is parsed again after this long anyway, so that the keys of its
+# items are refreshed (last_seen) for retention as a full poll would do.
+REPARSE_UNCHANGED_AFTER = 86400.0
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,7 @@ class PollReport:
 async def poll_feed(
     config: Config,
     rules: RuleSet,
-    store: Store,
+    db: StoreThread,
     fetcher: Fetcher,
     parser: ParsePool,
     feed: FeedConfig,
@@ -62,12 +74,44 @@ async def poll_feed(
                 max_interval=config.poll.max_interval,
                 max_age=fetched.max_age,
             )
-            store.record_not_modified(feed.name, now, now + delay, fetched.last_modified)
-            _recovered(config, store, feed, state, now)
-            _learn_redirect(config, store, feed, state, fetched.redirects, fetched.final_url, now)
+            await db(
+                db.store.record_not_modified, feed.name, now, now + delay, fetched.last_modified
+            )
+            await _recovered(config, db, feed, state, now)
+            await _learn_redirect(
+                config, db, feed, state, fetched.redirects, fetched.final_url, now
+            )
             log.debug("feed %s: not modified", feed.name)
             return PollReport(feed.name, "not_modified")
         assert fetched.body is not None
+        digest = body_digest(fetched.body)
+        if (
+            state.baseline_done
+            and state.body_hash == digest
+            and now - (state.body_hashed_at or 0) < REPARSE_UNCHANGED_AFTER
+        ):
+            # The bytes last parsed (servers without validators send them every time):
+            # parsing them again can find nothing new. Recorded like a 304.
+            delay = next_poll_after_success(
+                interval,
+                min_interval=config.poll.min_interval,
+                max_interval=config.poll.max_interval,
+                max_age=fetched.max_age,
+            )
+            await db(
+                db.store.record_not_modified,
+                feed.name,
+                now,
+                now + delay,
+                fetched.last_modified,
+                etag=fetched.etag,
+            )
+            await _recovered(config, db, feed, state, now)
+            await _learn_redirect(
+                config, db, feed, state, fetched.redirects, fetched.final_url, now
+            )
+            log.debug("feed %s: body unchanged since the last parse", feed.name)
+            return PollReport(feed.name, "not_modified")
         parsed = await parser.parse(
             fetched.body,
             config.poll.timeout,
@@ -77,12 +121,12 @@ async def poll_feed(
             max_bytes=config.poll.max_body,
         )
     except FeedError as exc:
-        return _failed(config, store, feed, state, interval, str(exc), exc.retry_after)
+        return await _failed(config, db, feed, state, interval, str(exc), exc.retry_after)
     except Exception as exc:
         # A bug in fetching or parsing is still this feed's failure: recorded and backed
         # off like any other, so `feeds`, `status` and the notices see it.
         log.exception("feed %s: unexpected error while fetching or parsing", feed.name)
-        return _failed(config, store, feed, state, interval, f"internal error: {exc!r}", None)
+        return await _failed(config, db, feed, state, interval, f"internal error: {exc!r}", None)
     now = time.time()
     delay = next_poll_after_success(
         interval,
@@ -108,7 +152,8 @@ async def poll_feed(
         ]
 
     try:
-        outcome: PollOutcome = store.record_poll(
+        outcome: PollOutcome = await db(
+            db.store.record_poll,
             feed.name,
             [keyed(item) for item in parsed.items],
             route,
@@ -118,6 +163,7 @@ async def poll_feed(
             next_check_at=now + delay,
             etag=fetched.etag,
             last_modified=fetched.last_modified,
+            body_hash=digest,
             before_commit=lambda: crash_point("before_commit"),
         )
     except sqlite3.OperationalError as exc:
@@ -130,8 +176,8 @@ async def poll_feed(
     metrics.ITEMS.labels(feed.name).inc(outcome.new_items)
     for made in outcome.alerts:
         metrics.ALERTS.labels(made.rule_id).inc()
-    _recovered(config, store, feed, state, now)
-    _learn_redirect(config, store, feed, state, fetched.redirects, fetched.final_url, now)
+    await _recovered(config, db, feed, state, now)
+    await _learn_redirect(config, db, feed, state, fetched.redirects, fetched.final_url, now)
     extra = ""
     if parsed.skipped:
         extra += f", {parsed.skipped} entries without identity skipped"
@@ -156,9 +202,9 @@ async def poll_feed(
     return PollReport(feed.name, "ok", outcome.new_items, len(outcome.alerts))
 
 
-def _failed(
+async def _failed(
     config: Config,
-    store: Store,
+    db: StoreThread,
     feed: FeedConfig,
     state: FeedState,
     interval: float,
@@ -174,7 +220,7 @@ def _failed(
         max_interval=config.poll.max_interval,
         retry_after=retry_after,
     )
-    after = store.record_failure(feed.name, now, error, now + delay)
+    after = await db(db.store.record_failure, feed.name, now, error, now + delay)
     log.warning(
         "feed %s: %s (failure %d; next try in %s)",
         feed.name,
@@ -191,14 +237,17 @@ def _failed(
     ):
         since = after.failing_since or now
         notice = notices.feed_failing(feed.name, feed.url, after.error_count, since, error, delay)
-        store.add_notice(notice.key, notice.subject, notice.body, config.defaults.ops_notify, now)
-        store.mark_failure_noticed(feed.name)
+        await db(
+            db.store.add_notice,
+            notice.key, notice.subject, notice.body, config.defaults.ops_notify, now,
+        )  # fmt: skip
+        await db(db.store.mark_failure_noticed, feed.name)
         log.error("feed %s: failing since %s; operator notified", feed.name, notices.utc(since))
     return PollReport(feed.name, "error", error=error)
 
 
-def _recovered(
-    config: Config, store: Store, feed: FeedConfig, state: FeedState, now: float
+async def _recovered(
+    config: Config, db: StoreThread, feed: FeedConfig, state: FeedState, now: float
 ) -> None:
     if not state.error_count:
         return
@@ -206,12 +255,15 @@ def _recovered(
     if state.notice_sent:
         since = state.failing_since or now
         notice = notices.feed_recovered(feed.name, feed.url, state.error_count, since)
-        store.add_notice(notice.key, notice.subject, notice.body, config.defaults.ops_notify, now)
+        await db(
+            db.store.add_notice,
+            notice.key, notice.subject, notice.body, config.defaults.ops_notify, now,
+        )  # fmt: skip
 
 
-def _learn_redirect(
+async def _learn_redirect(
     config: Config,
-    store: Store,
+    db: StoreThread,
     feed: FeedConfig,
     state: FeedState,
     codes: tuple[int, ...],
@@ -223,7 +275,9 @@ def _learn_redirect(
     if not config.poll.learn_redirects or (not permanent and not state.redirect_count):
         return
     target = final_url if permanent else None
-    if store.note_redirect(feed.name, target, now, times=REDIRECT_TIMES, span=REDIRECT_SPAN):
+    if await db(
+        db.store.note_redirect, feed.name, target, now, times=REDIRECT_TIMES, span=REDIRECT_SPAN
+    ):
         log.warning(
             "feed %s: permanent redirect seen %d times over a day; now polling %s "
             "(config says %s: update it to silence this)",

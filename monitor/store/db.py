@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,16 @@ def lock_holder(path: Path) -> int | None:
 
 
 class Database:
-    """One open database plus its process lock. Use from one thread (the event loop)."""
+    """One open database plus its process lock. Use from one thread at a time: the daemon
+    runs every call on its database thread (``monitor/service/dbthread.py``), which holds
+    ``in_use`` while a call runs."""
 
     def __init__(self, path: Path, *, lock: bool = True, readonly: bool = False) -> None:
         self.path = path
         self._lock_file: Any = None
+        # Closing a connection while another thread runs a statement on it crashes the
+        # interpreter (measured: a segfault), so close() never does that (see close()).
+        self.in_use = threading.RLock()
         if lock:
             self._acquire_lock()
         try:
@@ -88,10 +94,17 @@ class Database:
         try:
             if readonly:
                 conn = sqlite3.connect(
-                    f"file:{self.path}?mode=ro", uri=True, timeout=30, isolation_level=None
+                    f"file:{self.path}?mode=ro",
+                    uri=True,
+                    timeout=30,
+                    isolation_level=None,
+                    check_same_thread=False,
                 )
             else:
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+                # Opened here, used on the daemon's database thread: one thread at a time.
+                conn = sqlite3.connect(
+                    self.path, timeout=30, isolation_level=None, check_same_thread=False
+                )
             conn.execute("PRAGMA busy_timeout=30000")
             if not readonly:
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -117,6 +130,17 @@ class Database:
                 self.conn.execute(f"PRAGMA user_version={step + 1}")
 
     def close(self) -> None:
+        """Close the connection and release the process lock. If another thread is still
+        running a statement (a write waiting out ``busy_timeout`` at shutdown), leave both
+        to process exit: SQLite rolls back what was not committed, the OS drops the lock."""
+        if not self.in_use.acquire(blocking=False):
+            return
+        try:
+            self._close()
+        finally:
+            self.in_use.release()
+
+    def _close(self) -> None:
         conn = getattr(self, "conn", None)
         if conn is not None:
             conn.close()

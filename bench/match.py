@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -104,7 +105,7 @@ def phrase(titles: list[list[str]], rng: random.Random, size: int = 2) -> str:
 
 def rule_doc(
     i: int, kind: str, words: list[str], titles: list[list[str]], rng: random.Random
-) -> dict:
+) -> dict[str, Any]:
     if kind == "phrase":
         terms = [phrase(titles, rng, rng.choice((2, 3, 3))) for _ in range(3)]
         return {"match": {"any": terms, "none": [rng.choice(words)]}}

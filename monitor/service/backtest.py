@@ -22,6 +22,8 @@ from monitor.config import Config
 from monitor.errors import StateError
 from monitor.matching.automaton import Automaton
 from monitor.matching.rules import Rule, RuleSet, load_rule
+from monitor.matching.ruletree import evaluate
+from monitor.matching.scan import ItemScan
 from monitor.store import Store, StoredItem
 
 EXAMPLES = 10
@@ -55,45 +57,45 @@ def _example(item: StoredItem) -> dict[str, Any]:
 
 
 class _Matcher:
-    """One rule in its own automaton, scoped to feeds the way the daemon scopes it."""
+    """One rule, scoped to feeds the way the daemon scopes it, evaluated on a scan."""
 
-    def __init__(self, ruleset: RuleSet, rule: Rule, config: Config | None) -> None:
-        self.ruleset = ruleset
+    def __init__(self, rule: Rule, config: Config | None) -> None:
         self.rule = rule
         self.tags = {f.name: tuple(f.tags) for f in config.feeds} if config else {}
 
-    def __call__(self, item: StoredItem) -> bool:
+    def __call__(self, item: StoredItem, scan: ItemScan) -> bool:
         if self.rule.feeds and not self.rule.applies_to(item.feed, self.tags.get(item.feed, ())):
             return False
-        fields = {name: item.fields[name] for name in self.rule.fields if item.fields.get(name)}
-        if not fields:
-            return False
-        return bool(self.ruleset.match(fields, evidence=False))
+        return evaluate(self.rule.root, scan, self.rule.fields, [])
 
 
 def backtest(
     items: Iterable[StoredItem],
-    new: tuple[RuleSet, Rule],
-    old: tuple[RuleSet, Rule] | None = None,
+    rules: RuleSet,
+    new: Rule,
+    old: Rule | None = None,
     config: Config | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> BacktestResult:
-    """Match stored items (newest first) against ``new`` and, if given, ``old``."""
+    """Match stored items (newest first) against ``new`` and, if given, ``old``. Both
+    rules share one automaton, so each item is normalized and scanned once."""
     result = BacktestResult()
-    matches_new = _Matcher(*new, config)
-    matches_old = _Matcher(*old, config) if old else None
+    matches_new = _Matcher(new, config)
+    matches_old = _Matcher(old, config) if old else None
     if old is not None:
         result.gained, result.lost = [], []
+    read = set(new.fields) | set(old.fields if old else ())
     for item in items:
         result.scanned += 1
-        hit = matches_new(item)
+        scan = rules.scan({k: v for k, v in item.fields.items() if k in read and v})
+        hit = matches_new(item, scan)
         if hit:
             result.matched += 1
             result.by_feed[item.feed] += 1
             if len(result.examples) < EXAMPLES:
                 result.examples.append(item)
         if matches_old is not None:
-            was = matches_old(item)
+            was = matches_old(item, scan)
             if hit and not was:
                 assert result.gained is not None
                 result.gained.append(item)
@@ -131,11 +133,12 @@ def _line(item: StoredItem) -> str:
     return f"  [{item.feed}] {item.title or '(no title)'} {when}".rstrip() + url
 
 
-def load_one(path: Path) -> tuple[RuleSet, Rule]:
-    """One rule file in its own automaton (the old and new versions may share an id)."""
+def load_pair(path: Path, against: Path | None) -> tuple[RuleSet, Rule, Rule | None]:
+    """Both versions in one automaton (they may share an id: they are evaluated apart)."""
     automaton = Automaton()
-    rule = load_rule(path, automaton, str(path))
-    return RuleSet([rule], automaton), rule
+    new = load_rule(path, automaton, str(path))
+    old = load_rule(against, automaton, str(against)) if against is not None else None
+    return RuleSet([new], automaton), new, old
 
 
 def run(
@@ -147,8 +150,7 @@ def run(
     progress: bool,
 ) -> BacktestResult:
     """Open the database, match every item first seen in the last ``since`` seconds."""
-    new = load_one(rule_file)
-    old = load_one(against) if against is not None else None
+    rules, new, old = load_pair(rule_file, against)
     if not config.database.exists():
         raise StateError(
             f"no database at {config.database}: newsmon has not polled yet (run newsmon once)"
@@ -158,9 +160,9 @@ def run(
         start = time.time() - since
         items = store.items_since(start)
         if not progress:
-            return backtest(items, new, old, config)
+            return backtest(items, rules, new, old, config)
         total = store.count_items(start)
         with click.progressbar(length=total, label="backtest", file=sys.stderr) as bar:
-            return backtest(items, new, old, config, bar.update)
+            return backtest(items, rules, new, old, config, bar.update)
     finally:
         store.close()

@@ -152,11 +152,16 @@ class Runtime:
                     feed.name, "error", error=redact_urls(f"internal error: {exc!r}")
                 )
         metrics.POLLS.labels(report.feed, report.status).inc()
+        if len(self._inflight) <= 1:  # the last poll running (this one): the tick's end
+            await self.db(self.store.flush)
         return report
 
     async def poll(self, *, all_now: bool = False, force: bool = False) -> list[PollReport]:
         """Poll every due feed (``once``: every feed not held) and wait for all of them."""
-        return list(await asyncio.gather(*await self.start_polls(all_now=all_now, force=force)))
+        tasks = await self.start_polls(all_now=all_now, force=force)
+        reports = list(await asyncio.gather(*tasks))
+        await self.db(self.store.flush)
+        return reports
 
     async def pump(self, budget: float) -> None:
         """The daemon's poll tick: keep ``poll.concurrency`` polls running while feeds
@@ -179,8 +184,10 @@ class Runtime:
             task.cancel()
         return tasks
 
-    async def deliver(self) -> DeliveryReport:
-        return await deliver_due(self.db, self.notifiers, self.config, self._pauses, self.in_flight)
+    async def deliver(self, *, drain: bool = False) -> DeliveryReport:
+        return await deliver_due(
+            self.db, self.notifiers, self.config, self._pauses, self.in_flight, drain=drain
+        )
 
     async def aclose(self, db_wait: float = 5.0) -> bool:
         """Close the network clients and the parse pool, then stop the database thread

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import sqlite3
 import threading
@@ -57,6 +58,7 @@ class Database:
         # Closing a connection while another thread runs a statement on it crashes the
         # interpreter (measured: a segfault), so close() never does that (see close()).
         self.in_use = threading.RLock()
+        self._deferred: list[tuple[str, tuple[Any, ...]]] = []
         if lock:
             self._acquire_lock()
         try:
@@ -143,6 +145,8 @@ class Database:
     def _close(self) -> None:
         conn = getattr(self, "conn", None)
         if conn is not None:
+            with contextlib.suppress(sqlite3.Error):  # deferred state is safe to lose
+                self.flush()
             conn.close()
             self.conn = None  # type: ignore[assignment]
         if self._lock_file is not None:
@@ -151,12 +155,35 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction: waits for other writers up to busy_timeout."""
+        """A ``BEGIN IMMEDIATE`` transaction: waits for other writers up to busy_timeout.
+        Deferred updates (``defer``) are written first, in the same transaction."""
         self.conn.execute("BEGIN IMMEDIATE")
+        pending, self._deferred = self._deferred, []
         try:
+            for sql, rows in itertools.groupby(pending, key=lambda entry: entry[0]):
+                self.conn.executemany(sql, [params for _, params in rows])
             yield self.conn
         except BaseException:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
+            self._deferred[:0] = pending  # not written: they wait for the next transaction
             raise
         self.conn.execute("COMMIT")
+
+    # At most this many deferred updates wait; then they are written at once.
+    DEFER_LIMIT = 256
+
+    def defer(self, sql: str, params: tuple[Any, ...]) -> None:
+        """An update that may be lost in a crash without harm, written with the next
+        write transaction (or ``flush``) instead of paying a ``synchronous=FULL`` commit
+        of its own (4.8 ms each; a steady-state cycle is mostly 304s, one such update
+        each). Only for state whose loss means an earlier poll, never a missed alert."""
+        self._deferred.append((sql, params))
+        if len(self._deferred) >= self.DEFER_LIMIT:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the deferred updates now (the end of a poll tick, close)."""
+        if self._deferred:
+            with self.write():
+                pass

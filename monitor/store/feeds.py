@@ -167,17 +167,21 @@ class FeedStore(Database):
         last_modified: str | None,
         etag: str | None = None,
     ) -> None:
-        """A 304, or a 200 whose body is the one last parsed (``etag`` then as sent)."""
-        with self.write() as conn:
-            conn.execute(
-                "UPDATE feeds SET last_poll_at = ?, last_success_at = ?,"
-                " last_status = 'not_modified', last_error = NULL, error_count = 0,"
-                " failing_since = NULL, notice_sent = 0,"
-                " next_check_at = ?, hold_until = NULL,"
-                " last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag)"
-                " WHERE name = ?",
-                (now, now, next_check_at, last_modified, etag, name),
-            )
+        """A 304, or a 200 whose body is the one last parsed (``etag`` then as sent).
+
+        Deferred (``Database.defer``): written with the next transaction or at the end
+        of the tick, so a cycle of 304s costs one commit, not one each. Losing it in a
+        crash is harmless: the claim's lease already moved ``next_check_at``, so the
+        feed is polled again after the lease, and nothing about its items changed."""
+        self.defer(
+            "UPDATE feeds SET last_poll_at = ?, last_success_at = ?,"
+            " last_status = 'not_modified', last_error = NULL, error_count = 0,"
+            " failing_since = NULL, notice_sent = 0,"
+            " next_check_at = ?, hold_until = NULL,"
+            " last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag)"
+            " WHERE name = ?",
+            (now, now, next_check_at, last_modified, etag, name),
+        )
 
     def note_redirect(
         self, name: str, target: str | None, now: float, *, times: int, span: float

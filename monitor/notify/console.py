@@ -33,6 +33,8 @@ def render(delivery: Delivery) -> str:
     if link:
         lines.append(f"    link: {link}")
     lines.append(f"    matched: {', '.join(clean(m) for m in alert.matched)}")
+    for found in alert.evidence:  # why: the element that fired, and the text around it
+        lines.append(f"    why: {clean(found.clause)} in {found.field}: {clean(found.snippet)}")
     if item.summary:
         lines.append(f"    {clean(item.summary, 300)}")
     return "\n".join(lines) + "\n"

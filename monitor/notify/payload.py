@@ -24,6 +24,7 @@ def alert_document(delivery: Delivery) -> dict[str, Any]:
             "feed": alert.feed,
         },
         "matched": list(alert.matched),
+        "snippets": alert.snippets,
     }
 
 

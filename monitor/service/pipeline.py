@@ -145,6 +145,7 @@ async def poll_feed(
                 m.matched,
                 m.rule.notifiers(config),
                 m.rule.digests(config),
+                m.evidence,
             )
             for m in rules.match(item.fields(feed_label), feed.name, feed.tags)
         ]

@@ -14,12 +14,13 @@ import sqlite3
 
 from monitor.store.db import lock_holder
 from monitor.store.feeds import PRUNE_BATCH, PRUNE_SQL, FeedStore, more_to_prune
+from monitor.store.items import ItemStore, StoredItem
 from monitor.store.outbox import OutboxStore
 from monitor.store.rows import FeedState, PollOutcome, Route
 from monitor.store.workers import WorkerStore
 
 
-class Store(FeedStore, OutboxStore, WorkerStore):
+class Store(FeedStore, OutboxStore, ItemStore, WorkerStore):
     """An open newsmon database, SQLite or PostgreSQL: every query newsmon makes is a
     method here."""
 
@@ -45,6 +46,7 @@ __all__ = [
     "PollOutcome",
     "Route",
     "Store",
+    "StoredItem",
     "is_unavailable",
     "lock_holder",
     "more_to_prune",

@@ -34,6 +34,8 @@ class Dialect:
     name = "sqlite"
     # Claims lock the rows they pick; SQLite's BEGIN IMMEDIATE already excludes writers.
     shared = False
+    # A tie-breaker that follows insertion order (PostgreSQL has none: the primary key).
+    insertion_order = "rowid"
 
     def sql(self, text: str) -> str:
         return text
@@ -50,6 +52,7 @@ class Dialect:
 class Postgres(Dialect):
     name = "postgresql"
     shared = True
+    insertion_order = "id"
 
     def sql(self, text: str) -> str:
         return _translate(text)

@@ -9,7 +9,7 @@ from typing import Any
 
 from monitor.models import Alert, Item, KeyedItem, stable_id
 from monitor.store.db import Database
-from monitor.store.rows import FeedState, PollOutcome, Route, digest_due
+from monitor.store.rows import FeedState, PollOutcome, Route, digest_due, evidence_json
 
 _IN_BATCH = 500  # host parameters per IN (...) query
 # Rows of each kind one retention transaction deletes: ~20-40 ms of write lock each at
@@ -360,13 +360,14 @@ class FeedStore(Database):
                 [(*row, now) for row in key_rows],
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO items (id, feed, title, link, published, first_seen)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO items (id, feed, title, link, published, first_seen,"
+                " summary, content, author, tags, guid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (i, feed, ki.item.title, ki.item.link, ki.item.published, now)
-                    for i, ki in new_items
+                    (i, feed, it.title, it.link, it.published, now, it.summary, it.content,
+                     it.author, json.dumps(list(it.tags), ensure_ascii=False), it.guid)
+                    for i, it in ((i, ki.item) for i, ki in new_items)
                 ],
-            )
+            )  # fmt: skip
             alerts: list[Alert] = []
             deliveries = 0
             if alert:
@@ -395,16 +396,18 @@ class FeedStore(Database):
                             item=item,
                             matched=r.matched,
                             created_at=now,
+                            evidence=r.evidence,
                         )
                         conn.execute(
                             "INSERT OR IGNORE INTO alerts (id, rule_id, rule_title, feed, item_id,"
                             " story_link, title_key, title, link, summary, content, guid,"
-                            " published, matched, created_at)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            " published, matched, created_at, evidence)"
+                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (
                                 record.id, r.rule_id, r.rule_title, feed, item_id, link, tkey,
                                 item.title, item.link, item.summary, item.content, item.guid,
                                 item.published, json.dumps(list(r.matched)), now,
+                                evidence_json(r.evidence),
                             ),
                         )  # fmt: skip
                         conn.executemany(

@@ -57,6 +57,14 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE feeds ADD COLUMN body_hash TEXT",
         "ALTER TABLE feeds ADD COLUMN body_hashed_at REAL",
     ),
+    (
+        "ALTER TABLE items ADD COLUMN summary TEXT",
+        "ALTER TABLE items ADD COLUMN content TEXT",
+        "ALTER TABLE items ADD COLUMN author TEXT",
+        "ALTER TABLE items ADD COLUMN tags TEXT",
+        "ALTER TABLE items ADD COLUMN guid TEXT",
+        "ALTER TABLE alerts ADD COLUMN evidence TEXT",
+    ),
     V2_WORKERS,
 ]
 

@@ -35,10 +35,17 @@ class Rows:
         self.rowcount = rowcount
 
     def fetchone(self) -> Any:
-        return self._rows[0] if self._rows else None
+        if not self._rows:
+            return None
+        first, self._rows = self._rows[0], self._rows[1:]
+        return first
 
     def fetchall(self) -> list[Any]:
         return self._rows
+
+    def fetchmany(self, size: int = 1) -> list[Any]:
+        out, self._rows = self._rows[:size], self._rows[size:]
+        return out
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._rows)

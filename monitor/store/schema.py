@@ -136,7 +136,19 @@ def _body_hash(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN body_hashed_at FLOAT")
 
 
-# Version 4, the same statements on both backends (pgschema.py runs them on PostgreSQL):
+def _item_text_and_evidence(db: sqlite_utils.Database) -> None:
+    """Items keep their text for backtests (``newsmon backtest``, as long as
+    ``retention.items`` keeps the item); alerts keep their evidence (clause and snippet
+    per hit, JSON) for the notifiers and the webhook's ``snippets``."""
+    items = db.table("items")
+    for column in ("summary", "content", "author", "tags", "guid"):
+        if column not in items.columns_dict:
+            items.add_column(column, str)
+    if "evidence" not in db.table("alerts").columns_dict:
+        db.table("alerts").add_column("evidence", str)
+
+
+# Version 5, the same statements on both backends (pgschema.py runs them on PostgreSQL):
 # - alert_keys: one row per (rule, story key) that alerted. Its primary key is what makes
 #   "one alert per rule and story" hold when several workers record at once; the rows are
 #   seeded from the alerts already recorded.
@@ -172,5 +184,6 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_schema,
     _index_item_keys_by_item,
     _body_hash,
+    _item_text_and_evidence,
     _statements(V2_WORKERS),
 ]

@@ -101,7 +101,7 @@ def test_evidence_survives_the_store_and_reaches_every_notifier(tmp_path: Path) 
 def test_an_alert_from_before_evidence_still_delivers(tmp_path: Path) -> None:
     """A database made before the migration: its alerts have no evidence column."""
     db = tmp_path / "old.db"
-    Store(db, lock=False).conn.close()
+    Store(db, lock=False).close()
     conn = sqlite3.connect(db)
     conn.execute("ALTER TABLE alerts DROP COLUMN evidence")
     for column in ("summary", "content", "author", "tags", "guid"):

@@ -17,6 +17,7 @@ class Item:
     link: str | None
     guid: str | None
     published: str | None  # ISO 8601 UTC, "2021-11-10T03:42:00Z"
+    source: str | None = None  # the item's own <source> (publisher), when the feed names one
 
     def fields(self) -> dict[str, str]:
         return {"title": self.title, "summary": self.summary, "content": self.content}
@@ -34,6 +35,27 @@ class KeyedItem:
     keys: tuple[str, ...]
     story_link: str | None
     title_key: str | None
+    story: StoryPrint | None = None
+
+
+@dataclass(frozen=True)
+class StoryPrint:
+    """What story grouping keeps of an item (``monitor/stories``): the cleaned title and
+    lead it verifies candidates with, the band keys it finds them by, and its outlet."""
+
+    title: str
+    lead: str
+    keys: tuple[str, ...]
+    outlet: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """One outlet that carried a story: its first copy's feed and link."""
+
+    outlet: str
+    feed: str
+    url: str | None
 
 
 @dataclass(frozen=True)
@@ -74,6 +96,8 @@ class Alert:
     matched: tuple[str, ...]
     created_at: float
     kind: str = "alert"  # "alert", or "notice" for operator notices from newsmon itself
+    story_id: str | None = None
+    sources: tuple[Source, ...] = ()  # outlets carrying the story when the alert was made
 
 
 @dataclass(frozen=True)

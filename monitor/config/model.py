@@ -34,6 +34,7 @@ class FeedConfig(Strict):
     tags: list[str] = []
     enabled: bool = True
     backfill: bool = False
+    outlet: str | None = Field(default=None, min_length=1, max_length=200)
 
     @field_validator("url")
     @classmethod
@@ -102,6 +103,10 @@ class DedupeConfig(Strict):
     title_window: Duration = 7 * 86400.0
 
 
+class StoriesConfig(Strict):
+    window: Duration = 72 * 3600.0
+
+
 class RetentionConfig(Strict):
     items: Duration = 90 * 86400.0
     alerts: Duration = 365 * 86400.0
@@ -117,6 +122,7 @@ class _File(Strict):
     delivery: DeliveryConfig = DeliveryConfig()
     dedupe: DedupeConfig = DedupeConfig()
     retention: RetentionConfig = RetentionConfig()
+    stories: StoriesConfig = StoriesConfig()
     feed_files: list[str] = []
     watch: bool = True
 
@@ -136,6 +142,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     watch: bool = True
     files: tuple[Path, ...] = ()  # config.yaml and every feed file it pulled in
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
 
     def feed_interval(self, feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else self.poll.default_interval
@@ -317,4 +324,5 @@ def load_config(path: Path, kinds: NotifierModels) -> Config:
         retention=parsed.retention,
         watch=parsed.watch,
         files=(path, *feed_paths),
+        stories=parsed.stories,
     )

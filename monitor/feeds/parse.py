@@ -135,7 +135,17 @@ def _entry_to_item(entry: Any) -> Item | None:
         link=safe_url(link),
         guid=clean(guid, 2000) or None,
         published=_published(entry),
+        source=_source(entry),
     )
+
+
+def _source(entry: Any) -> str | None:
+    """The publisher named by the entry's own ``<source>`` (RSS 2.0, Atom; Google News
+    sets it on every item), which is the outlet of a re-published item."""
+    source = entry.get("source")
+    if not isinstance(source, dict):
+        return None
+    return clean(str(source.get("title") or ""), 200) or None
 
 
 def parse_feed(

@@ -12,7 +12,7 @@ from monitor.text import safe_url
 def alert_document(delivery: Delivery) -> dict[str, Any]:
     alert = delivery.alert
     item = alert.item
-    return {
+    doc: dict[str, Any] = {
         "type": alert.kind,
         "id": delivery.id,
         "rule": {"id": alert.rule_id, "title": alert.rule_title},
@@ -25,6 +25,30 @@ def alert_document(delivery: Delivery) -> dict[str, Any]:
         },
         "matched": list(alert.matched),
     }
+    if alert.story_id is not None:
+        # Additive key: the story and the outlets known to carry it when the alert was made.
+        doc["story"] = {
+            "id": alert.story_id,
+            "sources": [
+                {"outlet": s.outlet, "feed": s.feed, "url": safe_url(s.url)} for s in alert.sources
+            ],
+        }
+    return doc
+
+
+def also_in(delivery: Delivery, limit: int = 3) -> str | None:
+    """"also in: outlet, outlet, +N": the other outlets carrying the alert's story, for
+    the human-readable notifiers; None when the story is in one outlet only."""
+    alert = delivery.alert
+    if len(alert.sources) < 2:
+        return None
+    first = alert.sources[0].outlet
+    own = next((s.outlet for s in alert.sources if s.feed == alert.feed), first)
+    others = [s.outlet for s in alert.sources if s.outlet != own]
+    text = ", ".join(others[:limit])
+    if len(others) > limit:
+        text += f", +{len(others) - limit}"
+    return f"also in: {text}"
 
 
 def digest_id(deliveries: list[Delivery]) -> str:

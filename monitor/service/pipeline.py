@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from monitor.config import Config, FeedConfig
 from monitor.errors import FeedError
@@ -17,7 +17,7 @@ from monitor.feeds.fetch import Fetcher
 from monitor.feeds.identity import keyed
 from monitor.feeds.parsepool import ParsePool
 from monitor.matching.rules import RuleSet
-from monitor.models import Item
+from monitor.models import Item, KeyedItem
 from monitor.service import metrics, notices
 from monitor.service.schedule import (
     REDIRECT_SPAN,
@@ -26,7 +26,8 @@ from monitor.service.schedule import (
     next_poll_after_failure,
     next_poll_after_success,
 )
-from monitor.store import FeedState, PollOutcome, Route, Store
+from monitor.store import FeedState, PollOutcome, Route, Store, StoryPolicy
+from monitor.stories import THRESHOLD, similarity, story_print
 from monitor.testhooks import crash_point
 
 log = logging.getLogger("newsmon.poll")
@@ -95,6 +96,8 @@ async def poll_feed(
                 m.matched,
                 m.rule.notifiers(config),
                 m.rule.digests(config),
+                m.rule.min_sources,
+                m.rule.within,
             )
             for m in rules.match(item.fields(), feed.name, feed.tags)
         ]
@@ -102,7 +105,7 @@ async def poll_feed(
     try:
         outcome: PollOutcome = store.record_poll(
             feed.name,
-            [keyed(item) for item in parsed.items],
+            [_with_story(keyed(item), feed) for item in parsed.items],
             route,
             now=now,
             alert=not baseline,
@@ -111,6 +114,7 @@ async def poll_feed(
             etag=fetched.etag,
             last_modified=fetched.last_modified,
             before_commit=lambda: crash_point("before_commit"),
+            stories=StoryPolicy(config.stories.window, similarity, THRESHOLD),
         )
     except sqlite3.OperationalError as exc:
         # Disk full, I/O error, locked past busy_timeout: nothing was committed, so no
@@ -146,6 +150,10 @@ async def poll_feed(
         extra,
     )
     return PollReport(feed.name, "ok", outcome.new_items, len(outcome.alerts))
+
+
+def _with_story(ki: KeyedItem, feed: FeedConfig) -> KeyedItem:
+    return replace(ki, story=story_print(ki.item, ki.story_link, feed.outlet, feed.name))
 
 
 def _failed(

@@ -11,11 +11,11 @@ from __future__ import annotations
 from monitor.store.db import lock_holder
 from monitor.store.feeds import FeedStore
 from monitor.store.outbox import OutboxStore
-from monitor.store.rows import FeedState, PollOutcome, Route
+from monitor.store.rows import FeedState, PollOutcome, Route, StoryPolicy
 
 
 class Store(FeedStore, OutboxStore):
     """An open newsmon database: every query newsmon makes is a method here."""
 
 
-__all__ = ["FeedState", "PollOutcome", "Route", "Store", "lock_holder"]
+__all__ = ["FeedState", "PollOutcome", "Route", "Store", "StoryPolicy", "lock_holder"]

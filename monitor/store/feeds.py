@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from monitor.models import Alert, Item, KeyedItem, stable_id
-from monitor.store.db import Database
-from monitor.store.rows import FeedState, PollOutcome, Route, digest_due
+from monitor.models import Item, KeyedItem, stable_id
+from monitor.store.alerting import AlertWriter, Made
+from monitor.store.rows import FeedState, PollOutcome, Route, StoryPolicy
 
 _IN_BATCH = 500  # host parameters per IN (...) query
 
 
-class FeedStore(Database):
+class FeedStore(AlertWriter):
     # -- feeds ------------------------------------------------------------------------
 
     def sync_feeds(self, feeds: Sequence[tuple[str, str]], now: float) -> None:
@@ -203,24 +202,6 @@ class FeedStore(Database):
             )
         return found
 
-    def _already_alerted(
-        self, rule_id: str, link: str | None, tkey: str | None, since: float
-    ) -> bool:
-        if (
-            link is not None
-            and self.conn.execute(
-                "SELECT 1 FROM alerts WHERE rule_id = ? AND story_link = ? LIMIT 1", (rule_id, link)
-            ).fetchone()
-        ):
-            return True
-        return tkey is not None and bool(
-            self.conn.execute(
-                "SELECT 1 FROM alerts WHERE rule_id = ? AND title_key = ? AND created_at >= ?"
-                " LIMIT 1",
-                (rule_id, tkey, since),
-            ).fetchone()
-        )
-
     def record_poll(
         self,
         feed: str,
@@ -234,6 +215,7 @@ class FeedStore(Database):
         etag: str | None,
         last_modified: str | None,
         before_commit: Callable[[], None] | None = None,
+        stories: StoryPolicy | None = None,
     ) -> PollOutcome:
         """In ONE transaction: new item keys, items, alerts and one outbox row per
         (alert, notifier), and the feed's state. ``alert=False`` is the baseline poll.
@@ -271,44 +253,20 @@ class FeedStore(Database):
                     for i, ki in new_items
                 ],
             )
-            alerts: list[Alert] = []
-            deliveries = 0
-            if alert:
-                since = now - title_window
-                for item_id, ki in new_items:
-                    item, link, tkey = ki.item, ki.story_link, ki.title_key
-                    for r in route(item):
-                        if self._already_alerted(r.rule_id, link, tkey, since):
-                            continue
-                        record = Alert(
-                            id=stable_id(feed, item_id, r.rule_id),
-                            rule_id=r.rule_id,
-                            rule_title=r.rule_title,
-                            feed=feed,
-                            item=item,
-                            matched=r.matched,
-                            created_at=now,
-                        )
-                        conn.execute(
-                            "INSERT OR IGNORE INTO alerts (id, rule_id, rule_title, feed, item_id,"
-                            " story_link, title_key, title, link, summary, content, guid,"
-                            " published, matched, created_at)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                record.id, r.rule_id, r.rule_title, feed, item_id, link, tkey,
-                                item.title, item.link, item.summary, item.content, item.guid,
-                                item.published, json.dumps(list(r.matched)), now,
-                            ),
-                        )  # fmt: skip
-                        conn.executemany(
-                            "INSERT OR IGNORE INTO outbox (id, alert_id, notifier, status,"
-                            " attempts, next_attempt_at, created_at, updated_at, digest)"
-                            " VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
-                            [(stable_id(record.id, n), record.id, n, digest_due(now, w), now,
-                              now, w) for n, w in r.targets()],
-                        )  # fmt: skip
-                        deliveries += len(r.notifiers)
-                        alerts.append(record)
+            alerts: list[Made] = []
+            since = now - title_window
+            for item_id, ki in new_items:
+                story_id = None
+                if stories is not None and ki.story is not None:
+                    story_id = self.attach_story(
+                        conn, item_id, feed, ki.item.title, ki.item.link, ki.story_link,
+                        ki.story, now, stories,
+                    )  # fmt: skip
+                if alert:
+                    alerts += self._alerts_for(
+                        conn, feed, item_id, ki, route(ki.item), story_id, stories, now, since
+                    )
+            deliveries = sum(len(a.notifiers) for a in alerts)
             conn.execute(
                 "UPDATE feeds SET last_poll_at = ?, last_success_at = ?, last_status = 'ok',"
                 " last_error = NULL, error_count = 0, baseline_done = 1, next_check_at = ?,"
@@ -319,7 +277,7 @@ class FeedStore(Database):
             )
             if before_commit is not None:
                 before_commit()
-        return PollOutcome(len(new_items), alerts, deliveries)
+        return PollOutcome(len(new_items), [a.alert for a in alerts], deliveries)
 
     # -- housekeeping -----------------------------------------------------------------
 
@@ -346,7 +304,11 @@ class FeedStore(Database):
                 f"DELETE FROM alerts WHERE id IN ({old}) AND id NOT IN ({pending})",
                 (now - alerts_after,),
             ).rowcount
-        return {"item_keys": keys, "items": items, "alerts": alerts, "deliveries": outbox}
+            copies = self.prune_stories(conn, now - items_after)
+        return {
+            "item_keys": keys, "items": items, "alerts": alerts, "deliveries": outbox,
+            "story_items": copies,
+        }  # fmt: skip
 
     def optimize(self) -> None:
         self.conn.execute("PRAGMA optimize")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.models import Alert
@@ -47,6 +48,8 @@ class Route:
     matched: tuple[str, ...]
     notifiers: tuple[str, ...]
     digests: tuple[float, ...] = ()  # per notifier: digest window in seconds (0 = instant)
+    min_sources: int = 1  # alert once this many outlets carry the story ...
+    within: float | None = None  # ... first seen within this many seconds (None: the window)
 
     def targets(self) -> list[tuple[str, float]]:
         windows = list(self.digests) + [0.0] * (len(self.notifiers) - len(self.digests))
@@ -58,3 +61,14 @@ class PollOutcome:
     new_items: int
     alerts: list[Alert]
     deliveries: int
+
+
+@dataclass(frozen=True)
+class StoryPolicy:
+    """How the store groups items into stories, decided in ``monitor/stories``: a new item
+    joins the story of its most ``similar`` earlier copy first seen within ``window``
+    seconds, if that similarity (0..1, over cleaned title and lead) is >= ``threshold``."""
+
+    window: float
+    similar: Callable[[str, str, str, str], float]
+    threshold: float

@@ -24,7 +24,7 @@ from monitor.matching.automaton import Automaton
 from monitor.matching.rules import RuleSet, check_examples, load_rule
 from monitor.matching.ruletree import explain
 from monitor.notify import load_config
-from monitor.service import admin
+from monitor.service import admin, storylist
 from monitor.service import log as logsetup
 from monitor.service.daemon import Daemon
 from monitor.service.runtime import Runtime, load_all
@@ -267,6 +267,22 @@ def alerts(
         click.echo(f"{count} deliveries queued again; the next delivery tick sends them")
         sys.exit(0 if count else 1)
     admin.show_alerts(config, limit, as_json)
+
+
+@cli.command()
+@common
+@click.option("--since", default="24h", show_default=True, metavar="DURATION",
+              help="Stories with a copy first seen this recently (30m, 24h, 7d).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array instead of text.")
+@click.pass_context
+def stories(ctx: click.Context, /, since: str, as_json: bool, **given: Any) -> None:
+    """Recent stories, newest first, each with its copies (outlet, feed, link)."""
+    config = _config_only(ctx, given)
+    try:
+        seconds = parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    storylist.show_stories(config, seconds, as_json)
 
 
 @cli.command()

@@ -37,7 +37,7 @@ def alert_document(delivery: Delivery) -> dict[str, Any]:
 
 
 def also_in(delivery: Delivery, limit: int = 3) -> str | None:
-    """"also in: outlet, outlet, +N": the other outlets carrying the alert's story, for
+    """ "also in: outlet, outlet, +N": the other outlets carrying the alert's story, for
     the human-readable notifiers; None when the story is in one outlet only."""
     alert = delivery.alert
     if len(alert.sources) < 2:

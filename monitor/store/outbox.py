@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.models import Alert, Delivery, Item, stable_id
-from monitor.store.db import Database
-from monitor.store.stories import sources_from_json
+from monitor.store.stories import StoryStore, sources_from_json
 
 _SELECT = (
     "SELECT o.id, o.notifier, o.attempts, o.digest, a.id, a.rule_id, a.rule_title, a.feed,"
@@ -29,7 +28,7 @@ def _delivery(r: Sequence[Any]) -> Delivery:
     return Delivery(id=r[0], alert=alert, notifier=r[1], attempts=r[2], digest=r[3])
 
 
-class OutboxStore(Database):
+class OutboxStore(StoryStore):
     def claim_deliveries(
         self, notifiers: Sequence[str], now: float, lease: float, limit: int
     ) -> list[Delivery]:
@@ -169,14 +168,22 @@ class OutboxStore(Database):
         """Newest alerts first, each with its deliveries (notifier, status, attempts,
         last error)."""
         alerts = self.conn.execute(
-            "SELECT id, created_at, kind, rule_id, feed, title, link FROM alerts"
+            "SELECT id, created_at, kind, rule_id, feed, title, link, story_id FROM alerts"
             " ORDER BY created_at DESC, id LIMIT ?",
             (limit,),
         ).fetchall()
         keys = ("id", "created_at", "kind", "rule_id", "feed", "title", "link")
         out = []
         for row in alerts:
-            doc = dict(zip(keys, row, strict=True))
+            doc: dict[str, Any] = dict(zip(keys, row[:7], strict=True))
+            # The story as it is now: every outlet that carried it so far.
+            doc["story"] = None if row[7] is None else {
+                "id": row[7],
+                "sources": [
+                    {"outlet": s.outlet, "feed": s.feed, "url": s.url}
+                    for s in self.story_sources(self.conn, row[7])
+                ],
+            }  # fmt: skip
             doc["deliveries"] = [
                 dict(zip(("id", "notifier", "status", "attempts", "last_error", "sent_at"), d,
                          strict=True))

@@ -85,6 +85,11 @@ def similarity(title_a: str, lead_a: str, title_b: str, lead_b: str) -> float:
     developments on one topic often share most title words but never their first lines."""
     ta, tb = features(title_a), features(title_b)
     t = _jaccard(ta, tb)
+    na, nb = {f for f in ta if f.isdigit()}, {f for f in tb if f.isdigit()}
+    if na != nb and na and nb:
+        # Different numbers in otherwise similar titles ("... number 1" / "... number 2",
+        # a death toll, a date, a score) are more often two reports than one.
+        t *= 0.5
     la, lb = features(lead_a), features(lead_b)
     if not la or not lb:
         return t

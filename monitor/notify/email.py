@@ -22,8 +22,8 @@ from pydantic import Field, field_validator
 
 from monitor.config import Count, Digest, Duration, NotifierSettings
 from monitor.errors import PermanentDelivery, TransientDelivery
-from monitor.models import Alert, Delivery
-from monitor.notify.payload import digest_id
+from monitor.models import Delivery
+from monitor.notify.payload import also_in, by_story, digest_id, other_rules
 from monitor.text import clean, safe_url
 
 
@@ -51,9 +51,11 @@ class EmailNotifier(NotifierSettings):
 SUBJECT_LIMIT = 200
 
 
-def _section(alert: Alert) -> tuple[str, str]:
+def _section(delivery: Delivery, rules: str | None = None) -> tuple[str, str]:
     """One alert as plain text and as HTML built only from escaped text."""
+    alert = delivery.alert
     item = alert.item
+    also = clean(also_in(delivery) or "")
     title = clean(item.title) or "(no title)"
     link = safe_url(item.link)
     matched = ", ".join(clean(m) for m in alert.matched)
@@ -65,6 +67,8 @@ def _section(alert: Alert) -> tuple[str, str]:
     ]
     if matched:
         lines.append(f"Matched: {matched}")
+    extra = [clean(x) for x in (also, rules) if x]
+    lines += [x[0].upper() + x[1:] for x in extra]
     if link:
         lines.append(f"Link: {link}")
     if item.summary:
@@ -76,6 +80,7 @@ def _section(alert: Alert) -> tuple[str, str]:
         f"<p>Rule: <b>{esc(clean(alert.rule_title))}</b> · Feed: {esc(alert.feed)}"
         f" · Published: {esc(item.published or 'unknown')}</p>"
         + (f"<p>Matched: {esc(matched)}</p>" if matched else "")
+        + "".join(f"<p>{esc(x[0].upper() + x[1:])}</p>" for x in extra)
         + f"<p>{esc(clean(item.summary, 4000))}</p>"
     )
     return "\n".join(lines), markup
@@ -99,7 +104,7 @@ def build_message(
     msg["To"] = ", ".join(config.to)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = f"<{message_id}@newsmon>"
-    parts = [_section(a) for a in alerts]
+    parts = [_section(group[0], other_rules(group)) for group in by_story(deliveries)]
     msg.set_content("\n\n----\n\n".join(text for text, _ in parts) + "\n")
     body = "<hr>".join(markup for _, markup in parts)
     msg.add_alternative(f"<!doctype html><html><body>{body}</body></html>", subtype="html")

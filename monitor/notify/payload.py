@@ -51,6 +51,22 @@ def also_in(delivery: Delivery, limit: int = 3) -> str | None:
     return f"also in: {text}"
 
 
+def by_story(deliveries: list[Delivery]) -> list[list[Delivery]]:
+    """Digest rows grouped so each story is listed once (several rules may have alerted
+    on it), in first-seen order; alerts without a story stay on their own."""
+    groups: dict[str, list[Delivery]] = {}
+    for d in deliveries:
+        groups.setdefault(d.alert.story_id or f"alert:{d.id}", []).append(d)
+    return list(groups.values())
+
+
+def other_rules(group: list[Delivery]) -> str | None:
+    """ "also matched: Rule B, Rule C" for a story listed once in a digest."""
+    first = group[0].alert.rule_title
+    rest = list(dict.fromkeys(d.alert.rule_title for d in group[1:] if d.alert.rule_title != first))
+    return f"also matched: {', '.join(rest)}" if rest else None
+
+
 def digest_id(deliveries: list[Delivery]) -> str:
     """Stable for the same set of rows, so a retried digest carries the same id."""
     return stable_id("digest", *sorted(d.id for d in deliveries))

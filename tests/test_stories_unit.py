@@ -13,19 +13,23 @@ from monitor.notify.slack import digest_message, message
 from monitor.stories import domain_of, fingerprint, outlet_of, similarity
 from monitor.stories.normalize import clean_lead, clean_title, features
 
+SW = "Seoul, Washington discuss end-of-war declaration"
+LONG = "Moon - the last push for a declaration before his term ends in May"
+GN = "Title of the story here and there - Outlet"
+
 
 @pytest.mark.parametrize(
     ("raw", "clean"),
     [
-        ("UPDATE 1-S. Korea, US discuss end-of-war declaration", "S. Korea, US discuss end-of-war declaration"),
+        ("UPDATE 1-S. Korea, US discuss it", "S. Korea, US discuss it"),
         ("(LEAD) N. Korea fires missile", "N. Korea fires missile"),
         ("(2nd LEAD) N. Korea fires missile", "N. Korea fires missile"),
         ("[속보] 한미, 종전선언 문안 협의", "한미, 종전선언 문안 협의"),
         ("[종합2보] 한미, 종전선언 문안 협의", "한미, 종전선언 문안 협의"),
-        ("Seoul, Washington discuss end-of-war declaration - Yonhap", "Seoul, Washington discuss end-of-war declaration"),
-        ("Seoul, Washington discuss end-of-war declaration | The Korea Times", "Seoul, Washington discuss end-of-war declaration"),
+        (SW + " - Yonhap", SW),
+        (SW + " | The Korea Times", SW),
         # A dash inside the headline, followed by a long clause, stays.
-        ("Moon - the last push for a declaration before his term ends in May", "Moon - the last push for a declaration before his term ends in May"),
+        (LONG, LONG),
     ],
 )  # fmt: skip
 def test_clean_title(raw: str, clean: str) -> None:

@@ -16,18 +16,21 @@ import unicodedata
 
 from monitor.matching.automaton import is_cjk
 
-# Tags wire services and outlets put before a headline.
+# Update tags wire services and outlets put before a headline. Only these: other bracketed
+# words are column names ("[오늘의 날씨] 2022년 8월 1일" and "[TV하이라이트]2022년 8월 1일"
+# are two stories whose titles differ only there).
+_TAGS = r"(?:속보|단독|종합\d?보?|\d보|상보|긴급|update\s*\d*|urgent|breaking|lead)"
 _PREFIX = re.compile(
-    r"""^\s*(?:
+    rf"""^\s*(?:
         (?:update|wrapup|corrected|refile|rpt|exclusive|breaking|urgent|factbox|analysis)
             (?:\s*\d+)?\s*[-:|]\s*
       | \((?:\d+(?:st|nd|rd|th)\s+)?(?:lead|urgent|update|news\ focus|news\ analysis|
             recasts?|adds?[^)]*|corrected|refile)\)\s*
-      | \[[^\]]{1,12}\]\s*            # [속보] [단독] [종합2보] [포토] [UPDATE]
-      | 【[^】]{1,12}】\s*
+      | [\[【(]{_TAGS}[\]】)]\s*
     )+""",
     re.IGNORECASE | re.VERBOSE,
 )
+_END_TAG = re.compile(rf"\s*[\[(]{_TAGS}[\])]\s*$", re.IGNORECASE)
 # " - Yonhap", " | Reuters", " — The Korea Times": a short last segment after a dash/bar.
 _SUFFIX = re.compile(r"\s+[-|–—]\s+([^-|–—]{1,40})$")
 # Datelines at the start of a lead.
@@ -75,6 +78,7 @@ def clean_title(title: str) -> str:
     """The headline without update tags and a trailing outlet name."""
     text = unicodedata.normalize("NFKC", title).strip()
     text = _PREFIX.sub("", text)
+    text = _END_TAG.sub("", text)
     m = _SUFFIX.search(text)
     if m and len(m.group(1).split()) <= 4 and len(text) - len(m.group(0)) >= 12:
         text = text[: m.start()]
@@ -106,10 +110,14 @@ def _plural(word: str) -> str:
     return word
 
 
+# A Korean date is one token: "2022년 7월 30일" must not weigh as five shared features.
+_KO_DATE = re.compile(r"(?:(\d{4})\s*년\s*)?(\d{1,2})\s*월\s*(\d{1,2})\s*일")
+
+
 def features(text: str) -> frozenset[str]:
     """Comparable tokens of already-cleaned text: Latin words and CJK character bigrams."""
     out: set[str] = set()
-    canon = _canon(text)
+    canon = _KO_DATE.sub(lambda m: f" {m.group(1) or ''}d{m.group(2)}x{m.group(3)} ", _canon(text))
     for token in re.findall(r"\w+", canon):
         cjk = "".join(ch if is_cjk(ch) else " " for ch in token).split()
         rest = "".join(" " if is_cjk(ch) else ch for ch in token).split()

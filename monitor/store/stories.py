@@ -76,15 +76,25 @@ class StoryStore(Database):
         best: tuple[float, float, str] | None = None  # (score, -first_seen, story)
         keys = list(sp.keys)
         if keys:
+            # Two index look-ups, not one joined query: with ORDER BY ... LIMIT on the
+            # join, SQLite walked story_items by first_seen (every stored item).
             marks = ",".join("?" * len(keys))
-            rows = conn.execute(
-                "SELECT si.story_id, si.ctitle, si.clead, si.link_key, si.first_seen"
-                " FROM story_items si WHERE si.item_id IN"
-                f" (SELECT k.item_id FROM story_keys k WHERE k.key IN ({marks})"
-                "   AND k.first_seen >= ?)"
-                " ORDER BY si.first_seen DESC LIMIT ?",
-                (*keys, now - policy.window, _CANDIDATES),
-            ).fetchall()
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT DISTINCT item_id FROM story_keys WHERE key IN ({marks})"
+                    " AND first_seen >= ? ORDER BY first_seen DESC LIMIT ?",
+                    (*keys, now - policy.window, _CANDIDATES),
+                )
+            ]
+            rows = []
+            for start in range(0, len(ids), 400):
+                chunk = ids[start : start + 400]
+                rows += conn.execute(
+                    "SELECT story_id, ctitle, clead, link_key, first_seen FROM story_items"
+                    f" WHERE item_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
             for story, ctitle, clead, other_link, first_seen in rows:
                 if link_key is not None and other_link == link_key:
                     score = 1.0

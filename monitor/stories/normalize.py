@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from monitor.matching.automaton import is_cjk
 
@@ -114,6 +115,7 @@ def _plural(word: str) -> str:
 _KO_DATE = re.compile(r"(?:(\d{4})\s*년\s*)?(\d{1,2})\s*월\s*(\d{1,2})\s*일")
 
 
+@lru_cache(maxsize=8192)  # a stored copy is verified again for each later near-copy
 def features(text: str) -> frozenset[str]:
     """Comparable tokens of already-cleaned text: Latin words and CJK character bigrams."""
     out: set[str] = set()

@@ -20,8 +20,6 @@ import re
 from functools import cache
 from typing import Any
 
-from datasketch import MinHash
-
 from monitor.models import StoryPrint
 from monitor.stories.normalize import clean_lead, clean_title, features
 
@@ -36,14 +34,23 @@ THRESHOLD = 0.65
 
 
 @cache
+def _minhash() -> Any:
+    """datasketch's class, imported on first use: importing the package takes ~1.3 s
+    (it loads scipy and its asyncio backends), which every command would otherwise pay."""
+    from datasketch import MinHash  # noqa: PLC0415
+
+    return MinHash
+
+
+@cache
 def _permutations() -> Any:
-    return MinHash(num_perm=BANDS * ROWS, seed=_SEED, scheme="affine32").permutations
+    return _minhash()(num_perm=BANDS * ROWS, seed=_SEED, scheme="affine32").permutations
 
 
 def _bands(prefix: str, feats: frozenset[str]) -> list[str]:
     if not feats:
         return []
-    mh = MinHash(num_perm=BANDS * ROWS, permutations=_permutations(), scheme="affine32")
+    mh = _minhash()(num_perm=BANDS * ROWS, permutations=_permutations(), scheme="affine32")
     mh.update_batch([f.encode("utf-8") for f in sorted(feats)])
     values = mh.hashvalues
     keys = []

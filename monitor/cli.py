@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from monitor import __version__
-from monitor.config import Config
+from monitor.config import Config, local_feed_problems
 from monitor.config.validation import parse_duration
 from monitor.errors import ConfigError, DeliveryError, NewsmonError, StateError
 from monitor.feeds import opml
@@ -190,6 +190,10 @@ def check(ctx: click.Context, /, **given: Any) -> None:
     except ConfigError as exc:
         _fail_config(exc)
         return
+    missing = local_feed_problems(loaded.config)
+    if missing:
+        _fail_config(ConfigError(missing))
+        return
     rules = loaded.rules.rules
     examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in rules)
     click.echo(
@@ -248,7 +252,8 @@ def _config_only(ctx: click.Context, given: dict[str, Any]) -> Config:
 
 @cli.command()
 @common
-@click.option("--limit", default=20, show_default=True, help="How many recent alerts to list.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=0),
+              help="How many recent alerts to list.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--retry", "retry_id", metavar="ID", help="Send the unsent rows of this alert "
               "(or delivery) id again now.")  # fmt: skip
@@ -263,6 +268,10 @@ def alerts(
     if retry_id and retry_dead:
         raise click.UsageError("use --retry ID or --retry-dead, not both")
     if retry_id or retry_dead:
+        if retry_id and not admin.known_id(config, retry_id):
+            raise click.UsageError(
+                f"no alert or delivery with id {retry_id!r} (`newsmon alerts` lists the ids)"
+            )
         count = admin.retry(config, retry_id)
         click.echo(f"{count} deliveries queued again; the next delivery tick sends them")
         sys.exit(0 if count else 1)

@@ -108,3 +108,34 @@ def safe_url(url: str | None) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return None
     return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+_URL_IN_TEXT = re.compile(r"""[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'"<>]+""")
+
+
+def redact_url(url: str) -> str:
+    """Scheme, host, port and path of a URL; user-info, query and fragment dropped (a feed
+    URL may carry a token there). A query is marked ``?…``. Paths are returned as given."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or not parts.scheme or not parts.netloc:
+        return url if "://" not in url else url.split("://", 1)[0] + "://…"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "…" if parts.query else "", ""))
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL in it shown as :func:`redact_url` shows it."""
+    return _URL_IN_TEXT.sub(lambda m: _redact_match(m.group(0)), text)
+
+
+def _redact_match(url: str) -> str:
+    # A sentence may end right after a URL: keep its punctuation outside.
+    trail = len(url) - len(url.rstrip(".,;:)]"))
+    return redact_url(url[: len(url) - trail]) + url[len(url) - trail :]

@@ -91,7 +91,11 @@ class Workspace:
         return path
 
     def run(
-        self, *args: str, timeout: float = 60, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        timeout: float = 60,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run the real command line in a subprocess with this workspace's config."""
         return subprocess.run(
@@ -99,7 +103,7 @@ class Workspace:
             capture_output=True,
             text=True,
             timeout=timeout,
-            cwd=self.root,
+            cwd=cwd or self.root,
             env={**os.environ, **(env or {})},
             check=False,
         )

@@ -1,4 +1,4 @@
-"""RELIABILITY.md §6 group C (bad rule and config files), through the real command line:
+"""fault-case group C (bad rule and config files), through the real command line:
 startup refuses with exit 2 and ``file:line:col: key.path: message`` for every problem;
 a SIGHUP reload with a broken file keeps the last good rules (and says so in ``status``);
 hostile rule files (alias bomb, oversized file, regex elements) are rejected quickly while

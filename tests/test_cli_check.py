@@ -55,6 +55,8 @@ def newsmon(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    (tmp_path / "feeds").mkdir()
+    (tmp_path / "feeds" / "wire.xml").write_text("<rss/>", encoding="utf-8")  # check wants it
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "armistice.yaml").write_text(GOOD_RULE, encoding="utf-8")
     return tmp_path

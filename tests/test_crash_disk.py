@@ -1,4 +1,4 @@
-"""RELIABILITY.md §6 group E (crash, stop, lock and disk faults: E1, E4, E5, E6) and F7
+"""fault-case group E (crash, stop, lock and disk faults: E1, E4, E5, E6) and F7
 (secrets and log injection), against the real ``newsmon`` command.
 
 E2/E3 (crash after commit / after send) live in test_delivery.py; the second-daemon

@@ -1,4 +1,4 @@
-"""Delivery faults end to end (RELIABILITY.md §6 D, E, F2/F4/F5): the real ``newsmon``
+"""Delivery faults end to end (fault cases D, E, F2/F4/F5): the real ``newsmon``
 command (``once`` or the daemon) as a subprocess against loopback receivers — a Slack
 mock that enforces Slack's limits, a scripted aiosmtpd server, the Debian ``webhook``
 program, Standard-Webhooks checks with the reference library — and what each receiver
@@ -499,7 +499,7 @@ def test_d4_overlong_link_is_dropped_not_cut_and_the_heading_stays_whole(
 
 @contextmanager
 def debian_webhook(root: Path) -> Iterator[tuple[str, Path, Path]]:
-    """Run /usr/bin/webhook on loopback (RELIABILITY.md A.3); yield (url, record, log)."""
+    """Run /usr/bin/webhook on loopback (docs/reliability.md); yield (url, record, log)."""
     binary = shutil.which("webhook")
     assert binary is not None
     record = root / "recorded.txt"

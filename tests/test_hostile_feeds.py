@@ -1,4 +1,4 @@
-"""RELIABILITY.md §6 group A (bad feed inputs) plus F1, F3 and F6, against the real
+"""fault-case group A (bad feed inputs) plus F1, F3 and F6, against the real
 ``newsmon`` command (daemon or ``once``) and loopback servers only.
 
 The A-group daemon run serves many hostile feeds at once beside a good one: every hostile
@@ -68,7 +68,7 @@ def item(guid: str | None, title: str | None, link: str | None = None, extra: st
 
 
 def quadratic(refs: int) -> str:
-    """RELIABILITY.md A.1 ``quad``: one 50 KB entity referenced ``refs`` times."""
+    """docs/reliability.md ``quad``: one 50 KB entity referenced ``refs`` times."""
     return (
         '<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "'
         + "A" * 50 * 1024

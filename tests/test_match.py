@@ -1,4 +1,4 @@
-"""Matching semantics (DESIGN.md "Terms match ..."), through the public rule API.
+"""Matching semantics (README, "Terms match ..."), through the public rule API.
 
 Every case goes through a real rule file: ``load_rule`` compiles it into an automaton and
 ``RuleSet.match`` / ``RuleSet.match_text`` answer. Both paths are checked so that the daemon

@@ -1,4 +1,4 @@
-"""RELIABILITY.md §6 group B (network faults on feeds), against the real ``newsmon``
+"""fault-case group B (network faults on feeds), against the real ``newsmon``
 command and loopback servers only: every fault gives one clear error line with a distinct
 cause, the other feeds go on (ISO), and nothing is lost or sent twice once it clears.
 

@@ -1,4 +1,4 @@
-"""The entity guard and the parse API rule (RELIABILITY.md §3): documents declaring XML
+"""The entity guard and the parse API rule (docs/reliability.md): documents declaring XML
 entities are refused before feedparser sees them, in every layout and encoding that
 feedparser itself would read; a feed body is never taken as a path or URL."""
 

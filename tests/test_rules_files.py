@@ -1,5 +1,5 @@
 """Rule files: the shipped ones load and their examples pass; broken ones are reported
-as ``file:line:col: key.path: message`` (DESIGN.md, ``newsmon check``)."""
+as ``file:line:col: key.path: message`` (README, ``newsmon check``)."""
 
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from monitor.config.model import (
     PollConfig,
     RetentionConfig,
     load_config,
+    local_feed_problems,
     rules_dir_of,
     sort_problems,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "Size",
     "Strict",
     "load_config",
+    "local_feed_problems",
     "rules_dir_of",
     "sort_problems",
 ]

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
@@ -25,6 +26,48 @@ SLUG = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 DEFAULT_USER_AGENT = (
     f"newsmon/{__version__} (news alert monitor; +https://pypi.org/project/newsmon/)"
 )
+
+
+def _check_http_url(url: str) -> None:
+    """Refuse what httpx would only refuse at poll time, with what is wrong."""
+    if re.search(r"\s", url) or any(ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise ValueError("not a URL: it contains a space or a control character")
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  (raises on a port outside 0-65535 or not a number)
+    except ValueError:
+        raise ValueError("not a URL: the port must be a number from 1 to 65535") from None
+    if not parts.hostname:
+        raise ValueError("not a URL: no host (e.g. https://www.example.org/rss)")
+
+
+# A path that looks like a web address: "www.example.org/rss", "example.com/feed".
+_ADDRESS_LIKE = re.compile(
+    r"^(?:www\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?::\d+)?(?:/|$)", re.I
+)
+
+
+def local_feed_problems(config: Config) -> list[Problem]:
+    """Local feeds whose file does not exist (``newsmon check`` refuses them; a running
+    daemon records a poll failure instead, so one missing file never stops the others)."""
+    problems = []
+    for feed in config.feeds:
+        remote = re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", feed.url) and not (
+            feed.url.startswith("file://")
+        )
+        if not feed.enabled or remote:
+            continue
+        source = Path(config.feed_source(feed))
+        if source.is_file():
+            continue
+        marks, where = config.feed_marks.get(feed.name, (config.marks, ("feeds",)))
+        written = config.feed_written.get(feed.name, feed.url)
+        if _ADDRESS_LIKE.match(written):
+            message = f"not a URL, and no such file: {source}; did you mean https://{written}?"
+        else:
+            message = f"local feed file not found: {source}"
+        problems.append(marks.problem((*where, "url"), message))
+    return problems
 
 
 class FeedConfig(Strict):
@@ -44,6 +87,8 @@ class FeedConfig(Strict):
             raise ValueError(
                 f"unsupported URL scheme {scheme.group(1)}: (use http(s)://, file:// or a path)"
             )
+        if scheme and scheme.group(1).lower() in ("http", "https"):
+            _check_http_url(url)
         return url
 
     @field_validator("tags")
@@ -143,6 +188,11 @@ class Config:
     watch: bool = True
     files: tuple[Path, ...] = ()  # config.yaml and every feed file it pulled in
     stories: StoriesConfig = field(default_factory=StoriesConfig)
+    # Where each feed is written (file marks, key path) and its url as written there.
+    feed_marks: dict[str, tuple[Marks, tuple[str | int, ...]]] = field(
+        default_factory=dict, repr=False
+    )
+    feed_written: dict[str, str] = field(default_factory=dict, repr=False)
 
     def feed_interval(self, feed: FeedConfig) -> float:
         return feed.interval if feed.interval is not None else self.poll.default_interval
@@ -214,10 +264,10 @@ class _FeedFile(Strict):
 
 def _feed_files(
     base: Path, patterns: list[str], marks: Marks
-) -> tuple[list[tuple[FeedConfig, Marks]], list[Path], list[Problem]]:
+) -> tuple[list[tuple[FeedConfig, Marks, tuple[str | int, ...], str]], list[Path], list[Problem]]:
     """Feeds from ``feed_files`` globs (e.g. written by ``newsmon import-opml``). A local
     feed path in such a file resolves against that file's folder."""
-    out: list[tuple[FeedConfig, Marks]] = []
+    out: list[tuple[FeedConfig, Marks, tuple[str | int, ...], str]] = []
     paths: list[Path] = []
     problems: list[Problem] = []
     for i, pattern in enumerate(patterns):
@@ -231,13 +281,18 @@ def _feed_files(
             parsed, errors = validate(_FeedFile, data, file_marks)
             problems += errors
             paths.append(file)
-            for feed in parsed.feeds if parsed is not None else []:
+            for j, feed in enumerate(parsed.feeds if parsed is not None else []):
                 local = not re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", feed.url) or (
                     feed.url.startswith("file://")
                 )
                 absolute = str((file.parent / feed.url.removeprefix("file://")).resolve())
                 out.append(
-                    (feed.model_copy(update={"url": absolute}) if local else feed, file_marks)
+                    (
+                        feed.model_copy(update={"url": absolute}) if local else feed,
+                        file_marks,
+                        ("feeds", j),
+                        feed.url,
+                    )
                 )
     return out, paths, problems
 
@@ -298,15 +353,21 @@ def load_config(path: Path, kinds: NotifierModels) -> Config:
         )
     feeds: list[FeedConfig] = list(parsed.feeds) if parsed is not None else []
     feed_paths: list[Path] = []
+    feed_marks: dict[str, tuple[Marks, tuple[str | int, ...]]] = {
+        f.name: (marks, ("feeds", i)) for i, f in enumerate(feeds)
+    }
+    feed_written = {f.name: f.url for f in feeds}
     if parsed is not None:
         extra, feed_paths, errors = _feed_files(path.parent, parsed.feed_files, marks)
         problems += errors
         names = {f.name for f in feeds}
-        for feed, where in extra:
+        for feed, where, key_path, written in extra:
             if feed.name in names:
                 problems.append(where.problem(("feeds",), f"duplicate feed name {feed.name!r}"))
             names.add(feed.name)
             feeds.append(feed)
+            feed_marks[feed.name] = (where, key_path)
+            feed_written[feed.name] = written
     if problems or parsed is None:
         raise ConfigError(sort_problems(problems))
     base = path.parent
@@ -325,4 +386,6 @@ def load_config(path: Path, kinds: NotifierModels) -> Config:
         watch=parsed.watch,
         files=(path, *feed_paths),
         stories=parsed.stories,
+        feed_marks=feed_marks,
+        feed_written=feed_written,
     )

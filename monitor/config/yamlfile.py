@@ -1,6 +1,6 @@
 """Load YAML the strict way and remember where every value came from.
 
-PyYAML's defaults are traps for hand-edited files (RELIABILITY.md §5): duplicate keys are
+PyYAML's defaults are traps for hand-edited files (docs/reliability.md): duplicate keys are
 silently last-wins and aliases allow a tiny document to expand into billions of nodes.
 This loader rejects both, caps the file size, and returns a ``Marks`` table so that a
 validation error on ``feeds[2].url`` can be reported as ``config.yaml:14:10``.

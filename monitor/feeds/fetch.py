@@ -2,7 +2,7 @@
 redirects; local paths are read from disk.
 
 Why not just ``httpx.get(..., timeout=...)``: httpx timeouts are per operation, so a server
-dripping one byte per second holds a request forever (RELIABILITY.md §2.3). The whole
+dripping one byte per second holds a request forever (docs/reliability.md). The whole
 fetch runs under ``asyncio.timeout``. Decompression is done here, from ``aiter_raw``, with
 ``max_length`` so that a 1 MB gzip bomb stops at the cap instead of inflating a 67 MB chunk.
 Redirects are followed by hand (at most ``max_redirects``) so each hop can be checked.
@@ -25,6 +25,7 @@ from pathlib import Path
 import httpx
 
 from monitor.errors import (
+    FeedError,
     FetchError,
     FetchTimeout,
     HTTPStatusError,
@@ -35,6 +36,7 @@ from monitor.errors import (
 from monitor.feeds.netguard import PUBLIC_ONLY, GuardedTransport
 from monitor.httpheaders import parse_max_age, parse_retry_after
 from monitor.models import FetchResult
+from monitor.text import clean
 
 ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, "
@@ -55,7 +57,7 @@ class FetchLimits:
 
 
 # Tests mark loopback addresses as "public" with this variable to exercise the redirect
-# guard without sending traffic anywhere but 127.0.0.1 (RELIABILITY.md F6).
+# guard without sending traffic anywhere but 127.0.0.1 (docs/reliability.md).
 TEST_PUBLIC_ENV = "NEWSMON_TEST_PUBLIC_ADDRESSES"
 
 
@@ -93,6 +95,24 @@ async def _host_is_private(host: str) -> bool:
     except OSError:
         return False
     return any(is_private_address(str(info[4][0])) for info in infos)
+
+
+def _redirect_target(source: httpx.URL, location: str) -> httpx.URL:
+    """The absolute URL a Location names, checked the way the next request will use it
+    (httpx.InvalidURL, idna.IDNAError and the like are not httpx.HTTPError)."""
+    try:
+        target = source.join(location)
+        httpx.Request("GET", target)  # encodes the host (IDNA) as the next hop would
+    except Exception as exc:
+        raise RedirectRefused(
+            f"redirect to an invalid URL refused ({clean(location, 80)!r}: {exc})"
+        ) from None
+    return target
+
+
+async def _check_location(response: httpx.Response) -> None:
+    if response.has_redirect_location:
+        _redirect_target(response.request.url, response.headers["location"])
 
 
 def _root_causes(exc: BaseException) -> list[BaseException]:
@@ -147,6 +167,9 @@ class Fetcher:
                 # Only encodings decoded below, under the size cap.
                 "Accept-Encoding": "gzip, deflate",
             },
+            # httpx builds the next request of a redirect even when not following it, and
+            # an unparseable Location (IDNA, bad port) raises there: check it first.
+            event_hooks={"response": [_check_location]},
             transport=transport
             or GuardedTransport(
                 httpx.Limits(max_connections=10, max_keepalive_connections=10), is_private_address
@@ -168,6 +191,12 @@ class Fetcher:
             raise FetchTimeout(
                 f"timed out after {self.limits.timeout:g}s (total deadline)"
             ) from None
+        except FeedError:
+            raise
+        except Exception as exc:
+            # Whatever a server's answer makes httpx, h11 or idna raise is this feed's
+            # failure (recorded, backed off), never an escape into the poll loop.
+            raise FetchError(f"unexpected failure fetching: {type(exc).__name__}: {exc}") from None
 
     def _read_file(self, path: Path, last_modified: str | None) -> FetchResult:
         try:
@@ -202,8 +231,9 @@ class Fetcher:
             try:
                 async with self.client.stream("GET", request_url, headers=headers) as resp:
                     if resp.status_code in _REDIRECTS and "location" in resp.headers:
-                        target = str(request_url.join(resp.headers["location"]))
-                        public_only = await self._check_redirect(request_url, httpx.URL(target))
+                        target_url = _redirect_target(request_url, resp.headers["location"])
+                        target = str(target_url)
+                        public_only = await self._check_redirect(request_url, target_url)
                         if target in seen:
                             raise TooManyRedirects(f"too many redirects: loop back to {target}")
                         seen.add(target)

@@ -1,6 +1,6 @@
 """Item identity: guid, canonical link and content hash (pure).
 
-An item is already seen when any of its keys is recorded for its feed (DESIGN.md). The
+An item is already seen when any of its keys is recorded for its feed (README). The
 canonical link lower-cases scheme and host, drops the default port, the fragment and
 tracking parameters, so that ``utm_*`` added to a re-published story do not make it new.
 """

@@ -4,7 +4,7 @@ fetch.py refuses a redirect from a public address to a private one by resolving 
 target's name. A name can resolve differently a moment later, when httpcore connects
 (DNS rebinding). So on hops that must stay public, this network backend resolves the
 name itself, checks every address, and connects to the checked address: what was
-checked is what is connected to (RELIABILITY.md §2.4, Miniflux's dialer check). TLS
+checked is what is connected to (docs/reliability.md, Miniflux's dialer check). TLS
 still verifies the certificate against the original host name.
 
 httpx 0.28 does not take a network backend, so ``GuardedTransport`` rebuilds the

@@ -1,6 +1,6 @@
 """Bytes of a feed document -> plain-text items (pure: no files, no network).
 
-Two measured hazards shape this module (RELIABILITY.md §3):
+Two measured hazards shape this module (docs/reliability.md):
 
 * ``feedparser.parse(str_or_bytes)`` opens local paths and fetches URLs named by the
   data itself, so the body is only ever handed over as ``io.BytesIO``.
@@ -34,7 +34,7 @@ _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
 def check_expat() -> None:
     """expat >= 2.4 stops billion-laughs amplification; older builds would let feedparser's
-    strict parse blow up (RELIABILITY.md §3.2). Refuse to run on one."""
+    strict parse blow up (docs/reliability.md). Refuse to run on one."""
     if pyexpat.version_info < (2, 4, 0):
         raise StateError(
             f"this Python links {pyexpat.EXPAT_VERSION}; newsmon needs expat >= 2.4.0 "
@@ -148,6 +148,9 @@ def _source(entry: Any) -> str | None:
     return clean(str(source.get("title") or ""), 200) or None
 
 
+_BENIGN_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+
+
 def parse_feed(
     body: bytes,
     *,
@@ -185,10 +188,13 @@ def parse_feed(
         reason = result.get("bozo_exception")
         detail = f" ({clean(str(reason), 200)})" if reason else ""
         raise NotAFeed(f"not a feed: no RSS, Atom or JSON Feed document found{detail}")
+    # A feed with no entries is valid (a quiet feed); only a broken document is an error.
+    # feedparser also flags a missing or non-XML Content-Type (a local file, a terse
+    # server) and a charset override: those say nothing about the document itself.
     if (
         not entries
         and result.get("bozo")
-        and not isinstance(result.get("bozo_exception"), feedparser.CharacterEncodingOverride)
+        and not isinstance(result.get("bozo_exception"), _BENIGN_BOZO)
     ):
         reason = clean(str(result.get("bozo_exception")), 200)
         raise NotAFeed(f"malformed feed with no complete entries ({reason})")

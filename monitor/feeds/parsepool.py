@@ -1,12 +1,14 @@
 """Parse large feeds in worker processes: both cores, a memory ceiling, a hard deadline.
 
-feedparser is pure Python (50-80 ms for a 50-item feed, PERFORMANCE.md), so parsing in
-threads uses one core however many feeds are due. Bodies of ``INLINE_BELOW`` bytes or
-more go to a small ``multiprocessing`` pool instead: they parse in parallel, each worker
-runs under an address-space limit (defence in depth behind the entity guard and the
-entry cap, as RELIABILITY.md §3.2 recommends), and a parse that overruns its deadline
-costs the pool, which is terminated and rebuilt, not the daemon. Small bodies parse in
-a thread: shipping them to a process would cost more than parsing them.
+feedparser is pure Python (50-80 ms for a 50-item feed, docs/performance.md), so parsing
+in threads uses one core however many feeds are due. Bodies of ``INLINE_BELOW`` bytes or
+more go to a small pool of worker processes instead: they parse in parallel, each worker
+runs under an address-space limit (defence in depth behind the entity guard and the entry
+cap, docs/reliability.md), and a parse that overruns its deadline costs only its own feed:
+pebble's pool kills the one worker running it and starts a fresh one, while the other
+workers finish the feeds they are parsing (``multiprocessing.Pool`` can only terminate
+the whole pool, which failed every feed in it). Small bodies parse in a thread: shipping
+them to a process would cost more than parsing them.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing
-import multiprocessing.pool
 import os
 import resource
 import signal
 from typing import Any
+
+import pebble
 
 from monitor.errors import FetchTimeout
 from monitor.feeds.parse import parse_feed
@@ -43,50 +46,43 @@ class ParsePool:
     def __init__(self, workers: int | None = None, memory: int = WORKER_MEMORY) -> None:
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self.memory = memory
-        self._pool: multiprocessing.pool.Pool | None = None
+        self._pool: pebble.ProcessPool | None = None
 
-    def _ensure(self) -> multiprocessing.pool.Pool:
-        if self._pool is None:
+    def _ensure(self) -> pebble.ProcessPool:
+        if self._pool is None or not self._pool.active:
             # spawn, not fork: the daemon has threads (asyncio, httpx, sqlite) by now.
-            ctx = multiprocessing.get_context("spawn")
-            self._pool = ctx.Pool(self.workers, _worker_init, (self.memory,))
+            self._pool = pebble.ProcessPool(
+                self.workers,
+                initializer=_worker_init,
+                initargs=(self.memory,),
+                context=multiprocessing.get_context("spawn"),
+            )
         return self._pool
-
-    def _reset(self) -> None:
-        if self._pool is not None:
-            self._pool.terminate()
-            self._pool = None
 
     async def parse(self, body: bytes, deadline: float, **options: Any) -> ParsedFeed:
         if len(body) < INLINE_BELOW:
             return await asyncio.to_thread(parse_feed, body, **options)
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[ParsedFeed] = loop.create_future()
-
-        def settle(result: Any = None, error: BaseException | None = None) -> None:
-            if done.done():
-                return
-            if error is not None:
-                done.set_exception(error)
-            else:
-                done.set_result(result)
-
-        self._ensure().apply_async(
-            parse_feed,
-            (body,),
-            options,
-            callback=lambda r: loop.call_soon_threadsafe(settle, r),
-            error_callback=lambda e: loop.call_soon_threadsafe(settle, None, e),
-        )
+        # pebble's timeout counts from the moment a worker starts the task; the outer
+        # wait_for also bounds the time spent queued behind other feeds.
+        future = self._ensure().schedule(parse_feed, (body,), options, timeout=deadline)
         try:
-            return await asyncio.wait_for(done, deadline)
+            return await asyncio.wait_for(asyncio.wrap_future(future), deadline)
         except TimeoutError:
-            # A worker that died (out of memory) or hangs never answers: start afresh.
-            log.warning("feed parser overran %gs; restarting the parser processes", deadline)
-            self._reset()
+            # Cancelling a running pebble future kills its worker (and only that one).
+            future.cancel()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
+            log.warning(
+                "feed parser overran %gs; its worker process was replaced (other feeds go on)",
+                deadline,
+            )
             raise FetchTimeout(f"parsing took longer than {deadline:g}s") from None
         except MemoryError:
             raise FetchTimeout("parsing ran out of memory (worker limit)") from None
+        except pebble.ProcessExpired as exc:
+            # The worker died under this feed (killed, out of memory): a new one starts.
+            raise FetchTimeout(f"the parser process died ({exc})") from None
 
     def close(self) -> None:
-        self._reset()
+        if self._pool is not None:
+            self._pool.stop()  # type: ignore[no-untyped-call]  # pebble leaves it unannotated
+            self._pool.join(timeout=5)
+            self._pool = None

@@ -1,12 +1,12 @@
 """Keyword matching: text normalization and one Aho-Corasick automaton for all rules.
 
-Semantics (DESIGN.md): terms match case-insensitively after Unicode NFKC and case folding,
+Semantics (README): terms match case-insensitively after Unicode NFKC and case folding,
 with hyphens, dashes and punctuation treated as spaces. A term edge that is a Han, Kana,
 Hangul or Thai character needs no word boundary (these scripts do not separate words with
 spaces, and Korean attaches particles: 종전선언을); every other edge needs a non-alphanumeric
 neighbour or the end of the text, so "end of war" does not hit "weekend of Warhammer".
 
-All terms of all rules go into one automaton (PERFORMANCE.md: 11-24 µs per item from 10 to
+All terms of all rules go into one automaton (docs/performance.md: 11-24 µs per item from 10 to
 10,000 phrases, against 1,000x that for a regex per rule). Each field is scanned on its
 own, so no phrase spans two fields.
 """

@@ -1,6 +1,6 @@
 """Rule files: load, validate (file:line), compile into one matcher, explain a match.
 
-A rule file holds one rule (DESIGN.md). ``match`` is a group — a mapping with any of
+A rule file holds one rule (README). ``match`` is a group — a mapping with any of
 ``any:`` (at least one element), ``all:`` (every element) and ``none:`` (veto), ANDed —
 or a bare string or list (= ``any``). Elements are terms (strings) or nested groups.
 """
@@ -137,8 +137,10 @@ class _Compiler:
                 )
                 return None
         clauses: dict[str, tuple[Term | Group, ...]] = {}
+        typo = False
         for key, value in data.items():
             if key not in ("any", "all", "none"):
+                typo = True  # reported here; "needs any: or all:" would only confuse
                 self.problems.append(
                     self.marks.problem(
                         (*path, key),
@@ -156,7 +158,7 @@ class _Compiler:
             clauses[key] = tuple(c for c in compiled if c is not None)
         if not data:
             self.problems.append(self.marks.problem(path, "an empty group matches nothing"))
-        elif depth >= 1 and "any" not in data and "all" not in data:
+        elif depth >= 1 and "any" not in data and "all" not in data and not typo:
             self.problems.append(
                 self.marks.problem(
                     path,

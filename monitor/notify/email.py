@@ -1,7 +1,7 @@
 """Email over SMTP: text + HTML built from escaped plain text, STARTTLS or implicit TLS.
 
 smtplib runs in a worker thread with a timeout on connect and on every command (without
-one, a server that never sends its banner blocks forever: RELIABILITY.md §1.1). The
+one, a server that never sends its banner blocks forever: docs/reliability.md). The
 ``Message-ID`` is derived from the delivery id, the same on every retry.
 """
 

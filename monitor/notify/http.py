@@ -1,4 +1,4 @@
-"""POST to a receiver and classify the answer the way RELIABILITY.md §1.2 tabulates it."""
+"""POST to a receiver and classify the answer the way docs/reliability.md tabulates it."""
 
 from __future__ import annotations
 

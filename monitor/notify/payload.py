@@ -1,4 +1,4 @@
-"""The generic alert document (DESIGN.md "Generic webhook request")."""
+"""The generic alert document (README, "Generic webhook request")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Generic webhook: DESIGN.md's JSON body, signed the Standard Webhooks and GitHub ways.
+"""Generic webhook: the README's JSON body, signed the Standard Webhooks and GitHub ways.
 
 ``webhook-id`` is the delivery id, the same on every retry, so receivers can drop
 duplicates; ``webhook-timestamp`` is fresh on each attempt (receivers reject stale ones).

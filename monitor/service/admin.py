@@ -13,7 +13,7 @@ from monitor.config import Config
 from monitor.models import Alert, Delivery, Item, stable_id
 from monitor.notify import build_notifiers, http_client
 from monitor.store import Store, lock_holder
-from monitor.text import clean
+from monitor.text import clean, redact_url, redact_urls
 
 
 def when(ts: float | None) -> str:
@@ -71,6 +71,14 @@ def show_alerts(config: Config, limit: int, as_json: bool) -> None:
             click.echo(f"    -> {d['notifier']:<16} {d['status']:<8} tries={d['attempts']}{error}")
 
 
+def known_id(config: Config, ident: str) -> bool:
+    store = open_store(config)
+    try:
+        return store.has_delivery(ident)
+    finally:
+        store.close()
+
+
 def retry(config: Config, ident: str | None) -> int:
     store = open_store(config)
     try:
@@ -93,14 +101,14 @@ def show_feeds(config: Config, as_json: bool) -> None:
             {
                 "name": feed.name,
                 "enabled": feed.enabled,
-                "url": feed.url,
+                "url": redact_url(feed.url),  # tokens in user-info or query stay hidden
                 "status": (s.last_status if s else None) or "never polled",
                 "last_poll": s.last_poll_at if s else None,
                 "last_success": s.last_success_at if s else None,
                 "next_check": s.next_check_at if s else None,
                 "items": s.items_total if s else 0,
                 "errors": s.error_count if s else 0,
-                "last_error": s.last_error if s else None,
+                "last_error": redact_urls(s.last_error) if s and s.last_error else None,
             }
         )
     if as_json:
@@ -157,6 +165,9 @@ def status(config: Config, as_json: bool) -> int:
             dead_last_24h=health["dead_24h"],
             reload_error=meta.get("reload_error"),
         )
+        if enabled and len(erroring) == len(enabled):
+            # Nothing is being monitored at all: no threshold makes that healthy.
+            problems.append(f"every enabled feed is failing ({len(enabled)}): see `newsmon feeds`")
         if failing:
             problems.append(f"{len(failing)} feeds keep failing: {', '.join(failing)}")
         if health["dead_24h"]:

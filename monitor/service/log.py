@@ -42,6 +42,42 @@ class TextFormatter(logging.Formatter):
         return clean(line)  # belt and braces: never more than one line per record
 
 
+_OVERRUN_ADVICE = {
+    "poll": "raise poll.tick, or lower poll.concurrency or poll.timeout",
+    "deliver": "raise delivery.tick, or lower delivery.timeout",
+}
+
+
+class SkippedRunFilter(logging.Filter):
+    """APScheduler's "Execution of job ... skipped: maximum number of running instances
+    reached" repeats every tick and names internals; say it once per job, in newsmon's
+    words, with what to do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.told: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances" not in str(record.msg):
+            return True
+        job = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        name = str(getattr(job, "id", None) or "a scheduled")
+        if name not in self.told:
+            self.told.add(name)
+            advice = _OVERRUN_ADVICE.get(name, "check the log for slow feeds or receivers")
+            logging.getLogger("newsmon.daemon").warning(
+                "the %s job was still running when its next run was due, so that run was "
+                "skipped (said once; it runs again at the next tick). If this happens often, "
+                "%s",
+                name,
+                advice,
+            )
+        return False
+
+
+_SKIPPED = SkippedRunFilter()
+
+
 def setup(level: str = "info", fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
@@ -55,3 +91,6 @@ def setup(level: str = "info", fmt: str = "text") -> None:
     logging.getLogger("apscheduler").setLevel(
         logging.DEBUG if level == "debug" else logging.WARNING
     )
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if _SKIPPED not in scheduler_log.filters:
+        scheduler_log.addFilter(_SKIPPED)

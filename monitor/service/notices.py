@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from monitor.text import redact_url
+
 
 @dataclass(frozen=True)
 class Notice:
@@ -35,7 +37,7 @@ def feed_failing(
     return Notice(
         f"feed-failing:{feed}:{since:.0f}",
         f"newsmon: feed {feed} keeps failing",
-        f"Feed {feed} ({url}) failed {failures} polls in a row since "
+        f"Feed {feed} ({redact_url(url)}) failed {failures} polls in a row since "
         f"{utc(since)}. Last error: {error}. newsmon keeps retrying (next in "
         f"{human(delay)}, backing off up to poll.max_interval) and says when it recovers.",
     )
@@ -45,7 +47,7 @@ def feed_recovered(feed: str, url: str, failures: int, since: float) -> Notice:
     return Notice(
         f"feed-recovered:{feed}:{since:.0f}",
         f"newsmon: feed {feed} works again",
-        f"Feed {feed} ({url}) recovered after {failures} failed polls "
+        f"Feed {feed} ({redact_url(url)}) recovered after {failures} failed polls "
         f"(failing since {utc(since)}).",
     )
 

@@ -29,6 +29,7 @@ from monitor.service.schedule import (
 from monitor.store import FeedState, PollOutcome, Route, Store, StoryPolicy
 from monitor.stories import THRESHOLD, similarity, story_print
 from monitor.testhooks import crash_point
+from monitor.text import redact_url, redact_urls
 
 log = logging.getLogger("newsmon.poll")
 
@@ -78,6 +79,11 @@ async def poll_feed(
         )
     except FeedError as exc:
         return _failed(config, store, feed, state, interval, str(exc), exc.retry_after)
+    except Exception as exc:
+        # A bug in fetching or parsing is still this feed's failure: recorded and backed
+        # off like any other, so `feeds`, `status` and the notices see it.
+        log.exception("feed %s: unexpected error while fetching or parsing", feed.name)
+        return _failed(config, store, feed, state, interval, f"internal error: {exc!r}", None)
     now = time.time()
     delay = next_poll_after_success(
         interval,
@@ -165,6 +171,7 @@ def _failed(
     error: str,
     retry_after: float | None,
 ) -> PollReport:
+    error = redact_urls(error)  # an error may quote a URL with a token in it
     now = time.time()
     delay = next_poll_after_failure(
         interval,
@@ -228,6 +235,6 @@ def _learn_redirect(
             "(config says %s: update it to silence this)",
             feed.name,
             REDIRECT_TIMES,
-            final_url,
-            state.source_url,
+            redact_url(final_url),
+            redact_url(state.source_url),
         )

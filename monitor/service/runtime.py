@@ -25,6 +25,7 @@ from monitor.service import metrics
 from monitor.service.deliver import DeliveryReport, deliver_due, release_stale_leases
 from monitor.service.pipeline import PollReport, poll_feed
 from monitor.store import FeedState, Store
+from monitor.text import redact_urls
 
 log = logging.getLogger("newsmon")
 
@@ -46,6 +47,15 @@ def load_all(path: Path, *, examples: bool = True) -> Loaded:
         extra = load_rules(rules_dir)[1] if rules_dir is not None else []
         raise ConfigError(sort_problems([*exc.problems, *extra])) from None
     rules, problems = load_rules(config.rules_dir)
+    if not config.rules_dir.is_dir():
+        # Name the key, its line and the folder it resolved to (beside the config file,
+        # not the current folder).
+        default = "" if ("rules_dir",) in config.marks.positions else " (the default)"
+        problems = [
+            config.marks.problem(
+                ("rules_dir",), f"rules folder not found: {config.rules_dir}{default}"
+            )
+        ]
     cross = check_rules(rules, config)
     if not examples:
         example_problems = {str(p) for r in rules.rules for p in check_examples(rules, r)}
@@ -165,8 +175,10 @@ class Runtime:
                     config, self.loaded.rules, self.store, self.fetcher, self.parser, feed, state
                 )
             except Exception as exc:  # a bug must not take the other feeds down
-                log.exception("feed %s: internal error", feed.name)
-                report = PollReport(feed.name, "error", error=f"internal error: {exc!r}")
+                log.error("feed %s: internal error", feed.name, exc_info=True)
+                report = PollReport(
+                    feed.name, "error", error=redact_urls(f"internal error: {exc!r}")
+                )
         metrics.POLLS.labels(report.feed, report.status).inc()
         return report
 

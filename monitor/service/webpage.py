@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.store import FeedState
-from monitor.text import clean, safe_url
+from monitor.text import clean, redact_url, redact_urls, safe_url
 
 DAY = 86400
 CHART_DAYS = 14
@@ -187,11 +187,15 @@ def _feed_status(state: FeedState | None, now: float) -> str:
     return badge(state.last_status or "unknown", "warn")
 
 
-def _host(url: str) -> str:
+def _where(url: str) -> str:
+    """Host and path of a feed URL: never its user-info or query (tokens live there)."""
     try:
-        return urlsplit(url).hostname or ""
+        parts = urlsplit(url)
     except ValueError:
         return ""
+    if parts.scheme not in ("http", "https"):
+        return ""
+    return redact_url(url).split("://", 1)[1]
 
 
 def _feeds(configured: Sequence[str], states: Sequence[FeedState], now: float) -> str:
@@ -199,8 +203,9 @@ def _feeds(configured: Sequence[str], states: Sequence[FeedState], now: float) -
     rows = []
     for name in configured:
         s = by_name.get(name)
-        host = _host(s.source_url or s.url) if s else ""
-        error = clean(s.last_error or "", 160) if s else ""
+        host = _where(s.source_url or s.url) if s else ""
+        full_error = redact_urls(s.last_error or "") if s else ""
+        error = clean(full_error, 160)
         rows.append(
             f'<tr><td><b>{esc(name)}</b><span class="host">{esc(host)}</span></td>'
             f"<td>{_feed_status(s, now)}</td>"
@@ -208,7 +213,7 @@ def _feeds(configured: Sequence[str], states: Sequence[FeedState], now: float) -
             f'<td class="time">{relative(s.next_check_at if s else None, now, future=True)}</td>'
             f'<td class="num">{s.items_total if s else 0}</td>'
             f'<td class="num">{s.error_count if s else 0}</td>'
-            f'<td class="err" title="{esc(s.last_error if s else "")}">{esc(error)}</td></tr>'
+            f'<td class="err" title="{esc(full_error)}">{esc(error)}</td></tr>'
         )
     if not rows:
         rows.append('<tr><td colspan="7" class="muted">No enabled feeds in the config.</td></tr>')

@@ -1,13 +1,13 @@
 """The only module that speaks SQL: schema, migrations, leases, items, alerts, outbox.
 
-Durability rules (RELIABILITY.md §4): WAL with ``synchronous=FULL``; every write in a short
+Durability rules (docs/reliability.md): WAL with ``synchronous=FULL``; every write in a short
 ``BEGIN IMMEDIATE`` transaction (a deferred transaction that upgrades to a writer fails at
 once with "database is locked" instead of waiting); no network I/O inside a transaction;
 one process per database, enforced by an ``flock`` on ``<db>.lock``.
 
 sqlite-utils creates and migrates the schema; the hot paths (batched key look-ups, one
 ``executemany`` per poll) are plain SQL because sqlite-utils' ``insert_all`` commits every
-100 rows (PERFORMANCE.md: 20 k rows/s against 105-165 k in one transaction).
+100 rows (docs/performance.md: 20 k rows/s against 105-165 k in one transaction).
 
 Every claim query (due feeds, due outbox rows) is a select-then-update of a lease column,
 which maps one-to-one onto PostgreSQL ``SELECT … FOR UPDATE SKIP LOCKED``.

@@ -94,6 +94,13 @@ class OutboxStore(StoryStore):
                 "UPDATE outbox SET status = 'pending', lease_until = NULL WHERE status = 'sending'"
             ).rowcount
 
+    def has_delivery(self, ident: str) -> bool:
+        """Is ``ident`` an alert id or a delivery id in the outbox?"""
+        row = self.conn.execute(
+            "SELECT 1 FROM outbox WHERE id = ? OR alert_id = ? LIMIT 1", (ident, ident)
+        ).fetchone()
+        return row is not None
+
     def requeue(self, ident: str | None, now: float) -> int:
         """Make rows due now again: every dead row (``ident`` None), or the unsent rows
         of one alert or one delivery id. Returns how many rows were requeued."""

@@ -1,10 +1,12 @@
-"""A loopback HTTP server that misbehaves on purpose (RELIABILITY.md appendix A.2).
+"""A loopback HTTP server that misbehaves on purpose (docs/reliability.md).
 
 Paths: ``/drip?rate=1`` (one byte per second, forever until the client leaves),
 ``/endless`` (an endless body with no Content-Length), ``/gzipbomb`` (1 GiB of zeros,
 ~1 MB gzipped, sent with Content-Encoding: gzip), ``/huge?mb=N`` (N MB body),
 ``/loop`` (redirects to itself), ``/redirect?code=301&to=/path``, ``/reset`` (declares
-a Content-Length, sends half, closes). A ``SilentListener`` accepts and never answers.
+a Content-Length, sends half, closes), ``/scripted`` (writes the raw bytes set with
+``FaultServer.script``: any status line and headers, however malformed, then closes).
+A ``SilentListener`` accepts and never answers.
 
 Every loop is bounded (by byte counts or a 60 s cap) and ``stop()`` ends the threads.
 """
@@ -113,6 +115,12 @@ class _Handler(BaseHTTPRequestHandler):
     def route_redirect(self, query: dict[str, str]) -> None:
         self._send(int(query.get("code", "302")), b"", {"Location": query.get("to", "/")})
 
+    def route_scripted(self, query: dict[str, str]) -> None:
+        self.wfile.write(self.server.scripted)
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
+
     def route_reset(self, query: dict[str, str]) -> None:
         self.send_response(200)
         self.send_header("Content-Length", "10000")
@@ -129,6 +137,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.hits: list[str] = []
+        self.scripted = b""
         self.stopping = threading.Event()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -145,6 +154,10 @@ class FaultServer(ThreadedServer):
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
+
+    def script(self, raw: bytes) -> None:
+        """The exact bytes ``/scripted`` answers with from now on."""
+        self._faults.scripted = raw
 
     @property
     def hits(self) -> list[str]:

@@ -6,7 +6,7 @@ optional delay before answering), else 200 "ok". It is the receiver for "slow fi
 attempt", "answer 302" and similar webhook cases.
 
 :class:`SlackMock` is a Slack incoming-webhook mock. Besides the script it ENFORCES
-Slack's documented limits on every POST body (RELIABILITY.md §1.1, [S11]):
+Slack's documented limits on every POST body (docs/reliability.md):
 
 * the body is a JSON object (else 400 ``invalid_payload``);
 * ``text`` is present and non-empty;

@@ -1,4 +1,4 @@
-"""A scripted loopback SMTP server on aiosmtpd (RELIABILITY.md appendix A.5).
+"""A scripted loopback SMTP server on aiosmtpd (docs/reliability.md).
 
 Modes, combinable:
 

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from monitor.matching.automaton import is_cjk
+from monitor.matching.automaton import _CJK_RANGES as CJK_RANGES
 
 # Update tags wire services and outlets put before a headline. Only these: other bracketed
 # words are column names ("[오늘의 날씨] 2022년 8월 1일" and "[TV하이라이트]2022년 8월 1일"
@@ -93,7 +93,7 @@ def clean_lead(summary: str, title: str = "") -> str:
     for pattern in _DATELINES:
         text = pattern.sub("", text, count=1)
     text = text[:_LEAD_CHARS]
-    if title and _canon(text).startswith(_canon(clean_title(title))[:40]):
+    if title and text.casefold().startswith(clean_title(title).casefold()[:40]):
         return ""
     return text
 
@@ -111,6 +111,10 @@ def _plural(word: str) -> str:
     return word
 
 
+# Runs of Han/Hangul/Kana/Thai, or runs of other word characters (one regex: a per-character
+# script test was most of the cost of a fingerprint).
+_CJK = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in CJK_RANGES)
+_TOKEN = re.compile(rf"([{_CJK}]+)|([^\W{_CJK}]+)")
 # A Korean date is one token: "2022년 7월 30일" must not weigh as five shared features.
 _KO_DATE = re.compile(r"(?:(\d{4})\s*년\s*)?(\d{1,2})\s*월\s*(\d{1,2})\s*일")
 
@@ -120,14 +124,11 @@ def features(text: str) -> frozenset[str]:
     """Comparable tokens of already-cleaned text: Latin words and CJK character bigrams."""
     out: set[str] = set()
     canon = _KO_DATE.sub(lambda m: f" {m.group(1) or ''}d{m.group(2)}x{m.group(3)} ", _canon(text))
-    for token in re.findall(r"\w+", canon):
-        cjk = "".join(ch if is_cjk(ch) else " " for ch in token).split()
-        rest = "".join(" " if is_cjk(ch) else ch for ch in token).split()
-        for run in cjk:
-            if len(run) == 1:
-                out.add(run)
-            out.update(run[i : i + 2] for i in range(len(run) - 1))
-        for word in rest:
-            if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
-                out.add(_plural(word))
+    for cjk, word in _TOKEN.findall(canon):
+        if cjk:
+            if len(cjk) == 1:
+                out.add(cjk)
+            out.update(cjk[i : i + 2] for i in range(len(cjk) - 1))
+        elif word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
+            out.add(_plural(word))
     return frozenset(out)

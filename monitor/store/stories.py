@@ -26,6 +26,7 @@ from monitor.store.rows import StoryPolicy
 # similarity), newest first. Bounds the cost when many items share a template ("Podcast
 # 123: ..." x 500 made 500 x 200 verifications before).
 _CANDIDATES = 20
+_PER_KEY = 50
 
 
 def sources_json(sources: Sequence[Source]) -> str:
@@ -79,18 +80,21 @@ class StoryStore(Database):
         best: tuple[float, float, str] | None = None  # (score, -first_seen, story)
         keys = list(sp.keys)
         if keys:
-            # Two index look-ups, not one joined query: with ORDER BY ... LIMIT on the
-            # join, SQLite walked story_items by first_seen (every stored item).
-            marks = ",".join("?" * len(keys))
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    f"SELECT item_id FROM story_keys WHERE key IN ({marks})"
-                    " AND first_seen >= ? GROUP BY item_id"
-                    " ORDER BY count(*) DESC, max(first_seen) DESC LIMIT ?",
-                    (*keys, now - policy.window, _CANDIDATES),
-                )
-            ]
+            # Per band key, only its newest holders (one index range each): a key that
+            # very many items share (a boilerplate lead, a title template) cannot make
+            # one item's look-up scan them all. Candidates sharing the most keys (the
+            # MinHash estimate of similarity) are verified first.
+            shared: dict[str, int] = {}
+            newest: dict[str, float] = {}
+            for key in dict.fromkeys(keys):
+                for item, seen in conn.execute(
+                    "SELECT item_id, first_seen FROM story_keys WHERE key = ?"
+                    " AND first_seen >= ? ORDER BY first_seen DESC LIMIT ?",
+                    (key, now - policy.window, _PER_KEY),
+                ):
+                    shared[item] = shared.get(item, 0) + 1
+                    newest[item] = seen
+            ids = sorted(shared, key=lambda i: (-shared[i], -newest[i]))[:_CANDIDATES]
             rows = []
             for start in range(0, len(ids), 400):
                 chunk = ids[start : start + 400]

@@ -67,7 +67,10 @@ def fingerprint(
     same article reached through two feeds is always a candidate of itself."""
     t = clean_title(title)
     lead = clean_lead(summary, title)
-    keys = _bands("t", features(t)) + _bands("l", features(lead))
+    tf, lf = features(t), features(lead)
+    # Too few features make keys that unrelated items share ("Story 12", a lead of
+    # "Read more"): such an item is found through its link only.
+    keys = (_bands("t", tf) if len(tf) >= 3 else []) + (_bands("l", lf) if len(lf) >= 8 else [])
     if link_key:
         keys.append("u:" + hashlib.blake2b(link_key.encode(), digest_size=10).hexdigest())
     return StoryPrint(t, lead, tuple(keys), outlet)

@@ -59,6 +59,7 @@ def main() -> None:
 
                 async def go() -> int:
                     runtime = Runtime(loaded, store)
+                    await runtime.start()
                     try:
                         reports = await runtime.poll(all_now=True, force=force)
                     finally:

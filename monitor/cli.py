@@ -11,24 +11,19 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from monitor import __version__
-from monitor.config import Config, local_feed_problems
-from monitor.config.validation import parse_duration
 from monitor.errors import ConfigError, DeliveryError, NewsmonError, StateError
-from monitor.feeds import opml
-from monitor.matching.automaton import Automaton
-from monitor.matching.rules import RuleSet, check_examples, load_rule
-from monitor.matching.ruletree import explain
-from monitor.notify import load_config
-from monitor.service import admin, storylist
 from monitor.service import log as logsetup
-from monitor.service.daemon import Daemon
-from monitor.service.runtime import Runtime, load_all
-from monitor.store import Store
+
+# Each command imports what it uses: pydantic models, httpx, feedparser, APScheduler,
+# sqlite-utils and prometheus-client together cost ~0.9 s, which `--help`, `check` and
+# the admin commands would otherwise pay for parts they never touch.
+if TYPE_CHECKING:
+    from monitor.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 DEFAULT_CONFIG = "config.yaml"
@@ -99,6 +94,10 @@ def _host_port(value: str | None) -> tuple[str, int] | None:
 @click.pass_context
 def run(ctx: click.Context, /, http: str | None, **given: Any) -> None:
     """Run the daemon: poll feeds on their schedules and deliver alerts until stopped."""
+    from monitor.service.daemon import Daemon
+    from monitor.service.runtime import load_all
+    from monitor.store import Store
+
     settings = _settings(ctx, **given)
     address = _host_port(http)
     try:
@@ -130,6 +129,9 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
 
     Exit 0 when every feed and delivery succeeded, 1 when some failed, 2 on a config error.
     """
+    from monitor.service.runtime import Runtime, load_all
+    from monitor.store import Store
+
     settings = _settings(ctx, **given)
     try:
         loaded = load_all(settings["config_path"], examples=False)
@@ -144,6 +146,7 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
     async def cycle() -> int:
         runtime = Runtime(loaded, store)
         try:
+            await runtime.start()
             polls = await runtime.poll(all_now=True, force=force)
             report = await runtime.deliver()
         finally:
@@ -184,6 +187,9 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
 @click.pass_context
 def check(ctx: click.Context, /, **given: Any) -> None:
     """Validate the config and every rule file and run each rule's examples."""
+    from monitor.config import local_feed_problems
+    from monitor.service.loading import load_all
+
     settings = _settings(ctx, **given)
     try:
         loaded = load_all(settings["config_path"], examples=True)
@@ -205,43 +211,78 @@ def check(ctx: click.Context, /, **given: Any) -> None:
 @cli.command("test-rule")
 @common
 @click.argument("rule_file", type=click.Path(path_type=Path))
-@click.option("--text", required=True, help="Text to test.")
+@click.option("--text", default=None, help="Text to test.")
+@click.option("--url", default=None, help="Test every item of this feed (URL or local file).")
+@click.option(
+    "--item-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Test one item from a JSON file: title, summary, content, link, author, tags, feed.",
+)
 @click.option(
     "--field",
-    type=click.Choice(["any", "title", "summary", "content"]),
+    type=click.Choice(["any", "title", "summary", "content", "link", "author", "tags", "feed"]),
     default="any",
     show_default=True,
-    help="Which item field the text stands for; 'any' = every field the rule reads.",
+    help="Which item field --text stands for; 'any' = every field the rule reads.",
 )
 @click.pass_context
-def test_rule(ctx: click.Context, /, rule_file: Path, text: str, field: str, **given: Any) -> None:
-    """Does TEXT match the rule in RULE_FILE? Explain which terms and clauses decided it.
+def test_rule(
+    ctx: click.Context,
+    /,
+    rule_file: Path,
+    text: str | None,
+    url: str | None,
+    item_file: Path | None,
+    field: str,
+    **given: Any,
+) -> None:
+    """Does the rule in RULE_FILE match --text, --item-file or each item at --url?
+    Explain every hit, miss and veto (and each near element's window).
 
-    Exit 0 = match, 1 = no match, 2 = error (like grep).
+    Exit 0 = match (at least one item for --url), 1 = no match, 2 = error (like grep).
     """
+    from monitor.matching.automaton import Automaton
+    from monitor.matching.rules import RuleSet, check_examples, load_rule
+    from monitor.service import ruletest
+
     _settings(ctx, **given)
+    if sum(x is not None for x in (text, url, item_file)) != 1:
+        raise click.UsageError("give exactly one of --text, --url and --item-file")
     automaton = Automaton()
     try:
         rule = load_rule(rule_file, automaton, str(rule_file))
+        ruleset = RuleSet([rule], automaton)
+        if text is not None:
+            cases = [("", ruletest.text_fields(rule, text, field))]
+        elif item_file is not None:
+            cases = [("", ruletest.item_from_json(item_file))]
+        else:
+            assert url is not None
+            cases = list(ruletest.feed_items(url))
     except ConfigError as exc:
         _fail_config(exc)
         return
-    ruleset = RuleSet([rule], automaton)
-    ok, matched, hits = ruleset.match_text(rule, text, field)
-    click.echo(f"{'MATCH' if ok else 'NO MATCH'}: rule {rule.id} ({rule.title})")
-    if field != "any" and field not in rule.fields:
+    if text is not None and field != "any" and field not in rule.fields:
         click.echo(f"the rule does not read the {field} field (fields: {', '.join(rule.fields)})")
-    if matched:
-        click.echo("matched terms: " + ", ".join(repr(m) for m in dict.fromkeys(matched)))
-    click.echo("match:")
-    for line in explain(rule.root, hits):
-        click.echo(line)
+    hits = 0
+    for label, fields in cases:
+        if label:
+            click.echo(f"--- {label}")
+        ok, lines = ruletest.report(ruleset, rule, fields)
+        hits += ok
+        for line in lines:
+            click.echo(line)
+    if url is not None:
+        click.echo(f"{hits} of {len(cases)} items match")
     for problem in check_examples(ruleset, rule):
         click.echo(f"warning: {problem}", err=True)
-    sys.exit(0 if ok else 1)
+    sys.exit(0 if hits else 1)
 
 
 def _config_only(ctx: click.Context, given: dict[str, Any]) -> Config:
+    from monitor.notify import load_config
+
     settings = _settings(ctx, **given)
     try:
         return load_config(settings["config_path"])
@@ -264,6 +305,8 @@ def alerts(
     **given: Any,
 ) -> None:  # fmt: skip
     """List recent alerts with each notifier's delivery status and last error."""
+    from monitor.service import admin
+
     config = _config_only(ctx, given)
     if retry_id and retry_dead:
         raise click.UsageError("use --retry ID or --retry-dead, not both")
@@ -286,11 +329,15 @@ def alerts(
 @click.pass_context
 def stories(ctx: click.Context, /, since: str, as_json: bool, **given: Any) -> None:
     """Recent stories, newest first, each with its copies (outlet, feed, link)."""
+    from monitor.config.validation import parse_duration
+
     config = _config_only(ctx, given)
     try:
         seconds = parse_duration(since)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--since") from exc
+    from monitor.service import storylist
+
     storylist.show_stories(config, seconds, as_json)
 
 
@@ -300,6 +347,8 @@ def stories(ctx: click.Context, /, since: str, as_json: bool, **given: Any) -> N
 @click.pass_context
 def feeds(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     """One row per configured feed: status, last poll, next check, items, errors."""
+    from monitor.service import admin
+
     admin.show_feeds(_config_only(ctx, given), as_json)
 
 
@@ -313,6 +362,8 @@ def status(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     Attention means: feeds failing poll.notify_after_failures times in a row, deliveries
     dead in the last 24 h, a failed reload, or (daemon running) deliveries lagging.
     """
+    from monitor.service import admin
+
     sys.exit(admin.status(_config_only(ctx, given), as_json))
 
 
@@ -322,6 +373,8 @@ def status(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
 @click.pass_context
 def send_test(ctx: click.Context, /, notifier: str, **given: Any) -> None:
     """Send a clearly marked test alert through NOTIFIER to check its settings."""
+    from monitor.service import admin
+
     config = _config_only(ctx, given)
     if notifier not in config.notifiers:
         known = ", ".join(config.notifiers) or "none configured"
@@ -353,6 +406,9 @@ def import_opml(
 ) -> None:  # fmt: skip
     """Add feeds from a feed reader's OPML export, as a feed file (config.yaml is never
     rewritten; list the file under feed_files: in config.yaml)."""
+    from monitor.config.validation import parse_duration
+    from monitor.feeds import opml
+
     config = _config_only(ctx, given)
     entries = opml.read_opml(opml_file)
     target = output or config.path.parent / "feeds" / f"{opml.slugify(opml_file.stem)}.yaml"

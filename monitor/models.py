@@ -17,10 +17,31 @@ class Item:
     link: str | None
     guid: str | None
     published: str | None  # ISO 8601 UTC, "2021-11-10T03:42:00Z"
+    author: str = ""
+    tags: tuple[str, ...] = ()  # categories
     source: str | None = None  # the item's own <source> (publisher), when the feed names one
 
-    def fields(self) -> dict[str, str]:
-        return {"title": self.title, "summary": self.summary, "content": self.content}
+    def fields(self, feed: str = "") -> dict[str, str]:
+        """The texts a rule can read (``fields:``); ``feed`` is the feed's name and title."""
+        return {
+            "title": self.title,
+            "summary": self.summary,
+            "content": self.content,
+            "link": self.link or "",
+            "author": self.author,
+            "tags": " ; ".join(self.tags),
+            "feed": feed,
+        }
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why an alert fired: the rule element that hit, where, and the text around it."""
+
+    clause: str  # where the element is in the rule: "match.all[1].any[0]"
+    term: str  # the element as written (a term, "near [...] within N", a regex)
+    field: str  # title, summary, content, ...
+    snippet: str  # about 160 characters around the hit, cut on word boundaries
 
 
 @dataclass(frozen=True)
@@ -96,8 +117,13 @@ class Alert:
     matched: tuple[str, ...]
     created_at: float
     kind: str = "alert"  # "alert", or "notice" for operator notices from newsmon itself
+    evidence: tuple[Evidence, ...] = ()
     story_id: str | None = None
     sources: tuple[Source, ...] = ()  # outlets carrying the story when the alert was made
+
+    @property
+    def snippets(self) -> list[str]:
+        return list(dict.fromkeys(e.snippet for e in self.evidence if e.snippet))
 
 
 @dataclass(frozen=True)

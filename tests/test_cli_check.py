@@ -160,3 +160,59 @@ def test_test_rule_broken_rule_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert f"{rule}:3:1: keywrods: unknown key" in result.stderr
+
+
+NEAR_RULE = """\
+match:
+  all:
+    - near: {terms: [declar*, end, war], within: 8}
+  none: [anniversary]
+"""
+
+
+def test_test_rule_explains_the_near_window(tmp_path: Path) -> None:
+    rule = tmp_path / "near.yaml"
+    rule.write_text(NEAR_RULE, encoding="utf-8")
+    result = newsmon("test-rule", str(rule), "--text", "Moon: declaring an end to the Korean War")
+    assert result.returncode == 0, result.stderr
+    assert (
+        "[hit ] near [declar*, end, war] within 8: window of 7 words in title"
+        " (words 2-8: 'declaring an end to the korean war')" in result.stdout
+    )
+    assert "match.all[0] 'near [declar*, end, war] within 8' in title:" in result.stdout
+    far = newsmon(
+        "test-rule",
+        str(rule),
+        "--text",
+        "Declaring a holiday at the end of a long, long season after the war",
+    )
+    assert far.returncode == 1
+    assert "[miss] near [declar*, end, war] within 8: window of 14 words" in far.stdout
+    missing = newsmon("test-rule", str(rule), "--text", "the war goes on")
+    assert "not found: 'declar*', 'end'" in missing.stdout
+
+
+def test_test_rule_item_file_and_url(tmp_path: Path) -> None:
+    rule = tmp_path / "tags.yaml"
+    rule.write_text("match: [diplomacy]\nfields: [tags]\n", encoding="utf-8")
+    item = tmp_path / "item.json"
+    item.write_text('{"title": "Talks", "tags": ["Korea", "Diplomacy"]}', encoding="utf-8")
+    result = newsmon("test-rule", str(rule), "--item-file", str(item))
+    assert result.returncode == 0, result.stderr
+    assert "[hit ] 'diplomacy' (in tags)" in result.stdout
+    feed = tmp_path / "feed.xml"
+    feed.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>'
+        "<item><title>One</title><guid>1</guid><category>Diplomacy</category></item>"
+        "<item><title>Two</title><guid>2</guid><category>Sport</category></item>"
+        "</channel></rss>",
+        encoding="utf-8",
+    )
+    result = newsmon("test-rule", str(rule), "--url", str(feed))
+    assert result.returncode == 0, result.stderr
+    assert "--- One\nMATCH" in result.stdout
+    assert "--- Two\nNO MATCH" in result.stdout
+    assert "1 of 2 items match" in result.stdout
+    both = newsmon("test-rule", str(rule), "--text", "x", "--url", str(feed))
+    assert both.returncode == 2
+    assert "exactly one of --text, --url and --item-file" in both.stderr

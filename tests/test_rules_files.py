@@ -131,19 +131,46 @@ def _nest(levels: int) -> dict[str, Any]:
             'match:\n  any: ["---"]\n', 2, 9, "match.any[0]", "no letters or digits", id="empty"
         ),
         pytest.param(
-            "match:\n  any:\n    - {regex: 'end.*war'}\n",
+            "match:\n  any:\n    - {regex: '(end)\\1'}\n",
             3,
             8,
             "match.any[0].regex",
-            "not supported yet",
-            id="regex",
+            "unsupported regular expression",
+            id="regex-backreference",
+        ),
+        pytest.param(
+            "match:\n  any:\n    - {regex: '(?<=end) war'}\n",
+            3,
+            8,
+            "match.any[0].regex",
+            "no backreferences or lookaround",
+            id="regex-lookbehind",
+        ),
+        pytest.param(
+            "match:\n  any:\n    - 'de* war'\n",
+            3,
+            7,
+            "match.any[0]",
+            "at least 3 letters before *",
+            id="wildcard-short",
+        ),
+        pytest.param(
+            "match:\n  any: [summit, '*']\n", 2, 17, "match.any[1]", "bare *", id="wildcard-bare"
+        ),
+        pytest.param(
+            "match:\n  any:\n    - {near: {terms: [a, b c], within: 1}}\n",
+            3,
+            32,
+            "match.any[0].near.within",
+            "narrower than the terms",
+            id="near-narrow",
         ),
         pytest.param(
             "match:\n  any:\n    - {near: [a, b]}\n",
             3,
             8,
             "match.any[0].near",
-            "not supported yet",
+            "expected {terms: [...], within: N",
             id="near",
         ),
         pytest.param(

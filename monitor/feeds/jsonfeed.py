@@ -57,6 +57,8 @@ def parse_json_feed(body: bytes, max_entries: int) -> ParsedFeed:
             link=safe_url(url),
             guid=guid_text or url or None,
             published=_iso(_str(raw.get("date_published")) or _str(raw.get("date_modified"))),
+            author=_author(raw),
+            tags=_tags(raw.get("tags")),
         )
         if not (item.guid or item.link or item.title or item.summary):
             skipped += 1
@@ -80,3 +82,17 @@ def _iso(value: str) -> str | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _author(raw: dict[str, Any]) -> str:
+    """JSON Feed 1.1 ``authors`` (1.0 ``author``): the names, comma-separated."""
+    authors = raw.get("authors")
+    if not isinstance(authors, list):
+        authors = [raw.get("author")]
+    names = [_str(a.get("name")) for a in authors if isinstance(a, dict)]
+    return clean(", ".join(n for n in names if n), 200)
+
+
+def _tags(raw: Any) -> tuple[str, ...]:
+    names = (clean(t, 100) for t in (raw if isinstance(raw, list) else []) if isinstance(t, str))
+    return tuple(dict.fromkeys(n for n in names if n))[:20]

@@ -17,13 +17,19 @@ from typing import Any, Literal
 from pydantic import Field
 
 from monitor.config import SLUG, Config
-from monitor.config.validation import Digest, Duration, Strict, unknown_key, validate
-from monitor.config.yamlfile import KeyPath, Marks, load_yaml
+from monitor.config.validation import Digest, Duration, Strict, validate
+from monitor.config.yamlfile import Marks, load_yaml
 from monitor.errors import ConfigError, Problem
-from monitor.matching.automaton import Automaton, normalize, union
-from monitor.matching.ruletree import Group, Term, evaluate
+from monitor.matching.automaton import Automaton
+from monitor.matching.compile import MAX_DEPTH, Compiler, compile_match
+from monitor.matching.evidence import collect
+from monitor.matching.ruletree import Fired, Group, evaluate, triggers
+from monitor.matching.scan import ItemScan
+from monitor.models import Evidence
 
-MAX_DEPTH = 8
+__all__ = ["MAX_DEPTH", "MatchResult", "Rule", "RuleSet", "load_rule", "load_rules"]
+
+FieldName = Literal["title", "summary", "content", "link", "author", "tags", "feed"]
 
 
 class _Examples(Strict):
@@ -36,9 +42,9 @@ class _RuleFile(Strict):
     title: str | None = None
     enabled: bool = True
     match: Any
-    fields: list[Literal["title", "summary", "content"]] = Field(
-        default=["title", "summary", "content"], min_length=1
-    )
+    case_sensitive: bool = False
+    fold_accents: bool = False
+    fields: list[FieldName] = Field(default=["title", "summary", "content"], min_length=1)
     feeds: list[str] = []
     notify: list[str] | None = None
     digest: Digest | None = None
@@ -63,6 +69,8 @@ class Rule:
     enabled: bool
     marks: Marks = field(repr=False, compare=False)
     digest: float | None = None
+    case_sensitive: bool = False
+    fold_accents: bool = False
     min_sources: int = 1
     within: float | None = None
 
@@ -94,107 +102,19 @@ def _digest_of(config: Config, name: str) -> float:
     return float(getattr(notifier, "digest", 0.0)) if notifier is not None else 0.0
 
 
-class _Compiler:
-    def __init__(self, automaton: Automaton, marks: Marks) -> None:
-        self.automaton = automaton
-        self.marks = marks
-        self.problems: list[Problem] = []
-
-    def element(self, data: Any, path: KeyPath, depth: int) -> Term | Group | None:
-        if isinstance(data, str):
-            normalized = normalize(data)
-            if not normalized:
-                self.problems.append(
-                    self.marks.problem(path, f"term {data!r} has no letters or digits")
-                )
-                return None
-            return Term(data, self.automaton.add(normalized).index)
-        if isinstance(data, dict):
-            return self.group(data, path, depth + 1)
-        if isinstance(data, bool) or data is None or isinstance(data, int | float):
-            hint = (
-                " (YAML reads yes/no/on/off as booleans: quote the term)"
-                if isinstance(data, bool)
-                else " (quote it)"
-            )
-            self.problems.append(
-                self.marks.problem(path, f"expected a term (string) or a group{hint}")
-            )
-            return None
-        self.problems.append(self.marks.problem(path, "expected a term (string) or a group"))
-        return None
-
-    def group(self, data: dict[str, Any], path: KeyPath, depth: int) -> Group | None:
-        if depth > MAX_DEPTH:
-            self.problems.append(self.marks.problem(path, f"groups nest deeper than {MAX_DEPTH}"))
-            return None
-        for special in ("regex", "near"):
-            if special in data:
-                self.problems.append(
-                    self.marks.problem(
-                        (*path, special), f"{{{special}: …}} elements are not supported yet"
-                    )
-                )
-                return None
-        clauses: dict[str, tuple[Term | Group, ...]] = {}
-        typo = False
-        for key, value in data.items():
-            if key not in ("any", "all", "none"):
-                typo = True  # reported here; "needs any: or all:" would only confuse
-                self.problems.append(
-                    self.marks.problem(
-                        (*path, key),
-                        unknown_key(key, ["any", "all", "none"]) + " (a group has any, all, none)",
-                    )
-                )
-                continue
-            items = [value] if isinstance(value, str) else value
-            if not isinstance(items, list) or not items:
-                self.problems.append(
-                    self.marks.problem((*path, key), "expected a non-empty list of terms or groups")
-                )
-                continue
-            compiled = [self.element(v, (*path, key, i), depth) for i, v in enumerate(items)]
-            clauses[key] = tuple(c for c in compiled if c is not None)
-        if not data:
-            self.problems.append(self.marks.problem(path, "an empty group matches nothing"))
-        elif depth >= 1 and "any" not in data and "all" not in data and not typo:
-            self.problems.append(
-                self.marks.problem(
-                    path,
-                    "a group needs any: or all: (none: alone matches everything not vetoed;"
-                    " put none: beside the any:/all: it restricts)",
-                )
-            )
-        return Group(**clauses)
-
-
-def _compile_match(data: Any, compiler: _Compiler) -> Group | None:
-    path: KeyPath = ("match",)
-    if isinstance(data, str | list):
-        group = compiler.group({"any": data}, path, 0)
-    elif isinstance(data, dict):
-        group = compiler.group(data, path, 0)
-    else:
-        compiler.problems.append(
-            compiler.marks.problem(path, "expected a term, a list of terms or a group")
-        )
-        return None
-    if group is not None and not group.any and not group.all and not compiler.problems:
-        compiler.problems.append(
-            compiler.marks.problem(path, "needs any: or all: (none: alone would match everything)")
-        )
-    return group
-
-
 def load_rule(path: Path, automaton: Automaton, display: str | None = None) -> Rule:
     """Load one rule file into ``automaton``; raise ``ConfigError`` with every problem."""
     data, marks = load_yaml(path, display=display)
     if not isinstance(data, dict):
         raise ConfigError([marks.problem((), "a rule file must be a mapping (id, match, ...)")])
     parsed, problems = validate(_RuleFile, data, marks)
-    compiler = _Compiler(automaton, marks)
-    root = _compile_match(data.get("match"), compiler) if "match" in data else None
+    compiler = Compiler(
+        automaton,
+        marks,
+        case_sensitive=data.get("case_sensitive") is True,
+        fold_accents=data.get("fold_accents") is True,
+    )
+    root = compile_match(data.get("match"), compiler) if "match" in data else None
     problems += compiler.problems
     if problems or parsed is None or root is None:
         raise ConfigError(problems)
@@ -220,6 +140,8 @@ def load_rule(path: Path, automaton: Automaton, display: str | None = None) -> R
         enabled=parsed.enabled,
         marks=marks,
         digest=parsed.digest,
+        case_sensitive=parsed.case_sensitive,
+        fold_accents=parsed.fold_accents,
         min_sources=parsed.min_sources,
         within=parsed.within,
     )
@@ -237,6 +159,16 @@ def rule_files(rules_dir: Path) -> list[Path]:
 class MatchResult:
     rule: Rule
     matched: tuple[str, ...]
+    evidence: tuple[Evidence, ...] = ()
+
+
+def _matched(fired: Fired) -> tuple[str, ...]:
+    """The positive terms that hit, as written (a near element names each of its terms)."""
+    names: list[str] = []
+    for leaf, _ in fired:
+        terms = getattr(leaf, "terms", None)
+        names.extend(t.written for t in terms) if terms else names.append(leaf.written)
+    return tuple(dict.fromkeys(names))
 
 
 class RuleSet:
@@ -246,41 +178,63 @@ class RuleSet:
         self.rules = rules
         self.automaton = automaton
         self._by_key: dict[int, list[Rule]] = {}
+        self._always: list[Rule] = []  # rules no automaton key can rule out (a lone regex)
         for rule in rules:
-            if rule.enabled:
-                for key in rule.root.positive_keys():
+            if not rule.enabled:
+                continue
+            keys = triggers(rule.root)
+            if keys is None:
+                self._always.append(rule)
+            else:
+                for key in keys:
                     self._by_key.setdefault(key, []).append(rule)
 
+    def scan(self, fields: Mapping[str, str]) -> ItemScan:
+        return ItemScan(self.automaton, fields)
+
     def match(
-        self, fields: Mapping[str, str], feed_name: str | None = None, feed_tags: Iterable[str] = ()
+        self,
+        fields: Mapping[str, str],
+        feed_name: str | None = None,
+        feed_tags: Iterable[str] = (),
+        *,
+        evidence: bool = True,
     ) -> list[MatchResult]:
-        hits = self.automaton.scan(fields)
-        found = set().union(*hits.values()) if hits else set()
-        candidates: dict[str, Rule] = {}
-        for key in found:
-            for rule in self._by_key.get(key, ()):
+        scan = ItemScan(self.automaton, fields)
+        candidates: dict[str, Rule] = {r.id: r for r in self._always}
+        by_key = self._by_key
+        for key in scan.found:
+            for rule in by_key.get(key, ()):
                 candidates[rule.id] = rule
+        if not candidates:
+            return []
         results = []
         tags = list(feed_tags)
         for rule in sorted(candidates.values(), key=lambda r: r.id):
             if feed_name is not None and not rule.applies_to(feed_name, tags):
                 continue
-            matched: list[str] = []
-            if evaluate(rule.root, union(hits, rule.fields), matched):
-                results.append(MatchResult(rule, tuple(dict.fromkeys(matched))))
+            fired: Fired = []
+            if evaluate(rule.root, scan, rule.fields, fired):
+                found = collect(fired, scan) if evidence else ()
+                results.append(MatchResult(rule, _matched(fired), found))
         return results
+
+    def text_scan(self, rule: Rule, text: str, field: str = "any") -> ItemScan:
+        """Free text as an item: ``field="any"`` puts it in every field the rule reads; a
+        field name puts it in that field only."""
+        names = rule.fields if field == "any" else (field,)
+        return ItemScan(self.automaton, dict.fromkeys(names, text))
 
     def match_text(
         self, rule: Rule, text: str, field: str = "any"
-    ) -> tuple[bool, list[str], set[int]]:
+    ) -> tuple[bool, list[str], ItemScan]:
         """Does free text match ``rule``? ``field="any"`` counts the text as every field the
         rule reads; a field name counts it as that field only (the rule's ``fields``
         decide whether it is read at all)."""
-        if field != "any" and field not in rule.fields:
-            return False, [], set()
-        hits = self.automaton.find(normalize(text))
-        matched: list[str] = []
-        return evaluate(rule.root, hits, matched), matched, hits
+        scan = self.text_scan(rule, text, field)
+        fired: Fired = []
+        ok = evaluate(rule.root, scan, rule.fields, fired)
+        return ok, list(_matched(fired)) if ok else [], scan
 
 
 def load_rules(rules_dir: Path) -> tuple[RuleSet, list[Problem]]:

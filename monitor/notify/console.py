@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import Literal
-
-import httpx
+from typing import TYPE_CHECKING, Literal
 
 from monitor.config import Digest, NotifierSettings
 from monitor.models import Delivery
 from monitor.notify.payload import also_in, by_story, other_rules
 from monitor.text import clean, safe_url
+
+if TYPE_CHECKING:
+    import httpx  # only annotations here: importing httpx costs ~0.25 s at start-up
 
 
 class ConsoleNotifier(NotifierSettings):

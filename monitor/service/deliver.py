@@ -4,7 +4,8 @@ Rows of different notifiers are sent concurrently, rows of one notifier in order
 slow or failing Slack never delays the email of the same alert. When a notifier fails,
 the rest of its rows wait for the next tick instead of hammering a sick receiver. Rows
 in a digest window are sent together, at most ``max_batch`` per message. The database is
-never held across a send: claim and mark are separate short transactions.
+never held across a send: claim and mark are separate short transactions, run on the
+database thread (``db``), so a mark waiting for the lock holds only its own lane.
 
 A row that gives up (permanent error, ``delivery.max_attempts`` or ``delivery.max_age``)
 becomes ``dead`` and one operator notice per notifier and hour goes to
@@ -26,8 +27,8 @@ from monitor.errors import PermanentDelivery, TransientDelivery
 from monitor.models import Delivery
 from monitor.notify import Notifier
 from monitor.service import metrics, notices
+from monitor.service.dbthread import StoreThread
 from monitor.service.schedule import delivery_backoff
-from monitor.store import Store
 from monitor.testhooks import crash_point
 from monitor.text import clean
 
@@ -50,29 +51,37 @@ class DeliveryReport:
         return bool(self.retry or self.dead)
 
 
+@dataclass
+class InFlight:
+    """How many sends are on the wire right now (a stop waits for those, not for rows
+    waiting for the database)."""
+
+    sends: int = 0
+
+
 def config_hash(config: NotifierSettings) -> str:
     return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
 
 
-def active_notifiers(store: Store, config: Config) -> list[str]:
+async def active_notifiers(db: StoreThread, config: Config) -> list[str]:
     """Configured notifiers minus those a receiver disabled (same config since)."""
-    disabled = store.disabled_notifiers()
+    disabled = await db(db.store.disabled_notifiers)
     out = []
     for name, spec in config.notifiers.items():
         state = disabled.get(name)
         if state is None:
             out.append(name)
         elif state[1] != config_hash(spec):
-            store.enable_notifier(name)
+            await db(db.store.enable_notifier, name)
             log.info("notifier %s: configuration changed, enabled again", name)
             out.append(name)
     return out
 
 
-def release_stale_leases(store: Store) -> int:
+async def release_stale_leases(db: StoreThread) -> int:
     """Rows a crashed process left 'sending' are due again at once. Only safe while this
     process holds the database lock: no other sender can be mid-send."""
-    return store.release_all_sending()
+    return await db(db.store.release_all_sending)
 
 
 def _units(rows: list[Delivery], max_batch: int) -> list[list[Delivery]]:
@@ -91,10 +100,17 @@ def _units(rows: list[Delivery], max_batch: int) -> list[list[Delivery]]:
 
 class _Run:
     def __init__(
-        self, store: Store, config: Config, report: DeliveryReport, pauses: dict[str, float]
+        self,
+        db: StoreThread,
+        config: Config,
+        report: DeliveryReport,
+        pauses: dict[str, float],
+        in_flight: InFlight,
     ) -> None:
         self.pauses = pauses
-        self.store = store
+        self.in_flight = in_flight
+        self.db = db
+        self.store = db.store
         self.config = config
         self.policy = config.delivery
         self.report = report
@@ -105,9 +121,9 @@ class _Run:
             return f"digest of {len(unit)} alerts notifier={first.notifier}"
         return f"alert {first.alert.id} rule={first.alert.rule_id} notifier={first.notifier}"
 
-    def _dead(self, row: Delivery, error: str) -> None:
+    async def _dead(self, row: Delivery, error: str) -> None:
         now = time.time()
-        self.store.mark_dead(row.id, now, error)
+        await self.db(self.store.mark_dead, row.id, now, error)
         metrics.DELIVERIES.labels(row.notifier, "dead").inc()
         self.report.dead += 1
         if row.alert.kind == "notice":
@@ -116,10 +132,15 @@ class _Run:
         notice = notices.delivery_dead(
             row.notifier, clean(row.alert.item.title, 200), row.alert.rule_id, error, now
         )
-        if targets and self.store.add_notice(notice.key, notice.subject, notice.body, targets, now):
+        if not targets:
+            return
+        queued = await self.db(
+            self.store.add_notice, notice.key, notice.subject, notice.body, targets, now
+        )
+        if queued:
             log.info("operator notice queued for %s", ", ".join(targets))
 
-    def transient(self, unit: list[Delivery], exc: TransientDelivery) -> None:
+    async def transient(self, unit: list[Delivery], exc: TransientDelivery) -> None:
         now = time.time()
         label = self._label(unit)
         if exc.retry_after:
@@ -133,7 +154,7 @@ class _Run:
             too_old = now - row.alert.created_at - row.digest > self.policy.max_age
             if attempts >= self.policy.max_attempts or too_old:
                 why = "max age" if too_old else f"{attempts} attempts"
-                self._dead(row, f"{exc} (gave up after {why})")
+                await self._dead(row, f"{exc} (gave up after {why})")
                 self.report.errors.append(f"notifier {row.notifier}: {exc}; gave up after {why}")
                 log.error("%s: delivery failed, gave up after %s: %s", label, why, exc)
                 continue
@@ -143,7 +164,7 @@ class _Run:
                 cap=self.policy.backoff_cap,
                 retry_after=exc.retry_after,
             )
-            self.store.mark_retry(row.id, now, str(exc), now + delay)
+            await self.db(self.store.mark_retry, row.id, now, str(exc), now + delay)
             metrics.DELIVERIES.labels(row.notifier, "retry").inc()
             self.report.retry += 1
             self.report.errors.append(f"notifier {row.notifier}: {exc}; retry in {delay:.0f}s")
@@ -151,26 +172,27 @@ class _Run:
                 "%s: delivery failed (attempt %d), retry in %.0fs: %s", label, attempts, delay, exc
             )
 
-    def permanent(self, unit: list[Delivery], exc: PermanentDelivery) -> None:
+    async def permanent(self, unit: list[Delivery], exc: PermanentDelivery) -> None:
         for row in unit:
-            self._dead(row, str(exc))
+            await self._dead(row, str(exc))
             self.report.errors.append(f"notifier {row.notifier}: {exc}")
         log.error("%s: delivery failed permanently: %s", self._label(unit), exc)
         name = unit[0].notifier
         if exc.disable and name in self.config.notifiers:
-            self.store.disable_notifier(
-                name, str(exc), config_hash(self.config.notifiers[name]), time.time()
-            )
+            await self.db(
+                self.store.disable_notifier,
+                name, str(exc), config_hash(self.config.notifiers[name]), time.time(),
+            )  # fmt: skip
             log.error(
                 "notifier %s disabled: the receiver says it is gone; its alerts wait in the "
                 "outbox until its configuration changes",
                 name,
             )
 
-    def sent(self, unit: list[Delivery], note: str | None) -> None:
+    async def sent(self, unit: list[Delivery], note: str | None) -> None:
         now = time.time()
         for row in unit:
-            self.store.mark_sent(row.id, now, clean(note) if note else None)
+            await self.db(self.store.mark_sent, row.id, now, clean(note) if note else None)
             metrics.DELIVERIES.labels(row.notifier, "sent").inc()
             self.report.sent += 1
         label = self._label(unit)
@@ -182,34 +204,51 @@ class _Run:
         units = _units(rows, notifier.max_batch)
         for i, unit in enumerate(units):
             try:
-                if len(unit) == 1 and unit[0].digest <= 0:
-                    note = await notifier.send(unit[0])
-                else:
-                    note = await notifier.send_digest(unit)
+                healthy = await self._attempt(notifier, unit)
             except asyncio.CancelledError:
-                self.store.release([r.id for u in units[i:] for r in u])
+                # Shutdown. Queued, not awaited (this task is being cancelled): the
+                # database thread runs it after any mark already queued, and release only
+                # touches rows still 'sending', so a row just marked sent stays sent.
+                self.db.submit(self.store.release, [r.id for u in units[i:] for r in u])
                 raise
-            except TransientDelivery as exc:
-                self.transient(unit, exc)
-            except PermanentDelivery as exc:
-                self.permanent(unit, exc)
-            except Exception as exc:  # a bug in a notifier must not stop the others
-                log.exception("%s: internal error in notifier", self._label(unit))
-                self.transient(unit, TransientDelivery(f"internal error: {exc!r}"))
-            else:
-                crash_point("after_send")
-                self.sent(unit, note)
-                continue
-            # This receiver is unwell: leave its other rows for the next tick.
-            self.store.release([r.id for u in units[i + 1 :] for r in u])
-            return
+            if not healthy:
+                # This receiver is unwell: leave its other rows for the next tick.
+                await self.db(self.store.release, [r.id for u in units[i + 1 :] for r in u])
+                return
+
+    async def _attempt(self, notifier: Notifier, unit: list[Delivery]) -> bool:
+        """Send one unit and record the outcome; False when the receiver failed."""
+        try:
+            note = await self._send(notifier, unit)
+        except TransientDelivery as exc:
+            await self.transient(unit, exc)
+        except PermanentDelivery as exc:
+            await self.permanent(unit, exc)
+        except Exception as exc:  # a bug in a notifier must not stop the others
+            log.exception("%s: internal error in notifier", self._label(unit))
+            await self.transient(unit, TransientDelivery(f"internal error: {exc!r}"))
+        else:
+            crash_point("after_send")
+            await self.sent(unit, note)
+            return True
+        return False
+
+    async def _send(self, notifier: Notifier, unit: list[Delivery]) -> str | None:
+        self.in_flight.sends += 1
+        try:
+            if len(unit) == 1 and unit[0].digest <= 0:
+                return await notifier.send(unit[0])
+            return await notifier.send_digest(unit)
+        finally:
+            self.in_flight.sends -= 1
 
 
 async def deliver_due(
-    store: Store,
+    db: StoreThread,
     notifiers: Mapping[str, Notifier],
     config: Config,
     pauses: dict[str, float] | None = None,
+    in_flight: InFlight | None = None,
 ) -> DeliveryReport:
     """Deliver every due row once; return what happened. ``pauses`` (notifier -> time)
     carries Retry-After holds from one tick to the next."""
@@ -217,12 +256,12 @@ async def deliver_due(
     pauses = {} if pauses is None else pauses
     now = time.time()
     names = [
-        n for n in active_notifiers(store, config) if n in notifiers and pauses.get(n, 0) <= now
+        n for n in await active_notifiers(db, config) if n in notifiers and pauses.get(n, 0) <= now
     ]
-    rows = store.claim_deliveries(names, time.time(), LEASE, BATCH)
+    rows = await db(db.store.claim_deliveries, names, time.time(), LEASE, BATCH)
     by_notifier: dict[str, list[Delivery]] = defaultdict(list)
     for row in rows:
         by_notifier[row.notifier].append(row)
-    run = _Run(store, config, report, pauses)
+    run = _Run(db, config, report, pauses, in_flight or InFlight())
     await asyncio.gather(*(run.lane(notifiers[n], lane) for n, lane in by_notifier.items()))
     return report

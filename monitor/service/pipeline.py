@@ -1,12 +1,15 @@
 """One feed poll: fetch -> parse -> dedupe -> match -> record (one transaction).
 
 A failure of one feed is recorded on that feed (error count, backoff, message) and
-reported; it never raises into the caller, so the other feeds go on.
+reported; it never raises into the caller, so the other feeds go on. Database calls go
+through ``db`` (the database thread), so a poll waiting for the database never stops the
+others' fetches.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import sqlite3
 import time
@@ -20,6 +23,7 @@ from monitor.feeds.parsepool import ParsePool
 from monitor.matching.rules import RuleSet
 from monitor.models import Item, KeyedItem
 from monitor.service import metrics, notices
+from monitor.service.dbthread import StoreThread
 from monitor.service.schedule import (
     REDIRECT_SPAN,
     REDIRECT_TIMES,
@@ -27,12 +31,20 @@ from monitor.service.schedule import (
     next_poll_after_failure,
     next_poll_after_success,
 )
-from monitor.store import FeedState, PollOutcome, Route, Store, StoryPolicy
+from monitor.store import FeedState, PollOutcome, Route, StoryPolicy
 from monitor.stories import THRESHOLD, similarity, story_print
 from monitor.testhooks import crash_point
 from monitor.text import redact_url, redact_urls
 
 log = logging.getLogger("newsmon.poll")
+
+# An unchanged body is parsed again after this long anyway, so that the keys of its
+# items are refreshed (last_seen) for retention as a full poll would do.
+REPARSE_UNCHANGED_AFTER = 86400.0
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -47,7 +59,7 @@ class PollReport:
 async def poll_feed(
     config: Config,
     rules: RuleSet,
-    store: Store,
+    db: StoreThread,
     fetcher: Fetcher,
     parser: ParsePool,
     feed: FeedConfig,
@@ -64,12 +76,44 @@ async def poll_feed(
                 max_interval=config.poll.max_interval,
                 max_age=fetched.max_age,
             )
-            store.record_not_modified(feed.name, now, now + delay, fetched.last_modified)
-            _recovered(config, store, feed, state, now)
-            _learn_redirect(config, store, feed, state, fetched.redirects, fetched.final_url, now)
+            await db(
+                db.store.record_not_modified, feed.name, now, now + delay, fetched.last_modified
+            )
+            await _recovered(config, db, feed, state, now)
+            await _learn_redirect(
+                config, db, feed, state, fetched.redirects, fetched.final_url, now
+            )
             log.debug("feed %s: not modified", feed.name)
             return PollReport(feed.name, "not_modified")
         assert fetched.body is not None
+        digest = body_digest(fetched.body)
+        if (
+            state.baseline_done
+            and state.body_hash == digest
+            and now - (state.body_hashed_at or 0) < REPARSE_UNCHANGED_AFTER
+        ):
+            # The bytes last parsed (servers without validators send them every time):
+            # parsing them again can find nothing new. Recorded like a 304.
+            delay = next_poll_after_success(
+                interval,
+                min_interval=config.poll.min_interval,
+                max_interval=config.poll.max_interval,
+                max_age=fetched.max_age,
+            )
+            await db(
+                db.store.record_not_modified,
+                feed.name,
+                now,
+                now + delay,
+                fetched.last_modified,
+                etag=fetched.etag,
+            )
+            await _recovered(config, db, feed, state, now)
+            await _learn_redirect(
+                config, db, feed, state, fetched.redirects, fetched.final_url, now
+            )
+            log.debug("feed %s: body unchanged since the last parse", feed.name)
+            return PollReport(feed.name, "not_modified")
         parsed = await parser.parse(
             fetched.body,
             config.poll.timeout,
@@ -79,12 +123,12 @@ async def poll_feed(
             max_bytes=config.poll.max_body,
         )
     except FeedError as exc:
-        return _failed(config, store, feed, state, interval, str(exc), exc.retry_after)
+        return await _failed(config, db, feed, state, interval, str(exc), exc.retry_after)
     except Exception as exc:
         # A bug in fetching or parsing is still this feed's failure: recorded and backed
         # off like any other, so `feeds`, `status` and the notices see it.
         log.exception("feed %s: unexpected error while fetching or parsing", feed.name)
-        return _failed(config, store, feed, state, interval, f"internal error: {exc!r}", None)
+        return await _failed(config, db, feed, state, interval, f"internal error: {exc!r}", None)
     now = time.time()
     delay = next_poll_after_success(
         interval,
@@ -94,6 +138,7 @@ async def poll_feed(
         max_age=fetched.max_age,
     )
     baseline = not state.baseline_done and not feed.backfill
+    feed_label = f"{feed.name} {parsed.title}".strip()  # what `fields: [feed]` reads
 
     def route(item: Item) -> list[Route]:
         return [
@@ -106,7 +151,7 @@ async def poll_feed(
                 m.rule.min_sources,
                 m.rule.within,
             )
-            for m in rules.match(item.fields(), feed.name, feed.tags)
+            for m in rules.match(item.fields(feed_label), feed.name, feed.tags)
         ]
 
     # Story fingerprints are pure CPU (≈0.2 ms per item): computed in a thread so a big
@@ -115,7 +160,8 @@ async def poll_feed(
         lambda: [_with_story(keyed(item), feed) for item in parsed.items]
     )
     try:
-        outcome: PollOutcome = store.record_poll(
+        outcome: PollOutcome = await db(
+            db.store.record_poll,
             feed.name,
             keyed_items,
             route,
@@ -125,6 +171,7 @@ async def poll_feed(
             next_check_at=now + delay,
             etag=fetched.etag,
             last_modified=fetched.last_modified,
+            body_hash=digest,
             before_commit=lambda: crash_point("before_commit"),
             stories=StoryPolicy(config.stories.window, similarity, THRESHOLD),
         )
@@ -138,8 +185,8 @@ async def poll_feed(
     metrics.ITEMS.labels(feed.name).inc(outcome.new_items)
     for made in outcome.alerts:
         metrics.ALERTS.labels(made.rule_id).inc()
-    _recovered(config, store, feed, state, now)
-    _learn_redirect(config, store, feed, state, fetched.redirects, fetched.final_url, now)
+    await _recovered(config, db, feed, state, now)
+    await _learn_redirect(config, db, feed, state, fetched.redirects, fetched.final_url, now)
     extra = ""
     if parsed.skipped:
         extra += f", {parsed.skipped} entries without identity skipped"
@@ -168,9 +215,9 @@ def _with_story(ki: KeyedItem, feed: FeedConfig) -> KeyedItem:
     return replace(ki, story=story_print(ki.item, ki.story_link, feed.outlet, feed.name))
 
 
-def _failed(
+async def _failed(
     config: Config,
-    store: Store,
+    db: StoreThread,
     feed: FeedConfig,
     state: FeedState,
     interval: float,
@@ -186,7 +233,7 @@ def _failed(
         max_interval=config.poll.max_interval,
         retry_after=retry_after,
     )
-    after = store.record_failure(feed.name, now, error, now + delay)
+    after = await db(db.store.record_failure, feed.name, now, error, now + delay)
     log.warning(
         "feed %s: %s (failure %d; next try in %s)",
         feed.name,
@@ -203,14 +250,17 @@ def _failed(
     ):
         since = after.failing_since or now
         notice = notices.feed_failing(feed.name, feed.url, after.error_count, since, error, delay)
-        store.add_notice(notice.key, notice.subject, notice.body, config.defaults.ops_notify, now)
-        store.mark_failure_noticed(feed.name)
+        await db(
+            db.store.add_notice,
+            notice.key, notice.subject, notice.body, config.defaults.ops_notify, now,
+        )  # fmt: skip
+        await db(db.store.mark_failure_noticed, feed.name)
         log.error("feed %s: failing since %s; operator notified", feed.name, notices.utc(since))
     return PollReport(feed.name, "error", error=error)
 
 
-def _recovered(
-    config: Config, store: Store, feed: FeedConfig, state: FeedState, now: float
+async def _recovered(
+    config: Config, db: StoreThread, feed: FeedConfig, state: FeedState, now: float
 ) -> None:
     if not state.error_count:
         return
@@ -218,12 +268,15 @@ def _recovered(
     if state.notice_sent:
         since = state.failing_since or now
         notice = notices.feed_recovered(feed.name, feed.url, state.error_count, since)
-        store.add_notice(notice.key, notice.subject, notice.body, config.defaults.ops_notify, now)
+        await db(
+            db.store.add_notice,
+            notice.key, notice.subject, notice.body, config.defaults.ops_notify, now,
+        )  # fmt: skip
 
 
-def _learn_redirect(
+async def _learn_redirect(
     config: Config,
-    store: Store,
+    db: StoreThread,
     feed: FeedConfig,
     state: FeedState,
     codes: tuple[int, ...],
@@ -235,7 +288,9 @@ def _learn_redirect(
     if not config.poll.learn_redirects or (not permanent and not state.redirect_count):
         return
     target = final_url if permanent else None
-    if store.note_redirect(feed.name, target, now, times=REDIRECT_TIMES, span=REDIRECT_SPAN):
+    if await db(
+        db.store.note_redirect, feed.name, target, now, times=REDIRECT_TIMES, span=REDIRECT_SPAN
+    ):
         log.warning(
             "feed %s: permanent redirect seen %d times over a day; now polling %s "
             "(config says %s: update it to silence this)",

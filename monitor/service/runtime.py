@@ -1,6 +1,7 @@
 """Everything one cycle needs, built from a config: rules, store, fetcher, notifiers.
 
-``newsmon once`` runs one cycle; the daemon runs the same two steps on its ticks.
+``newsmon once`` runs one cycle; the daemon runs the same two steps on its ticks. Every
+database call goes through ``self.db`` (:mod:`monitor.service.dbthread`), off the loop.
 """
 
 from __future__ import annotations
@@ -10,71 +11,35 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from monitor.config import Config, FeedConfig, rules_dir_of, sort_problems
-from monitor.errors import ConfigError
+from monitor.config import Config, FeedConfig
 from monitor.feeds.fetch import Fetcher, FetchLimits
-from monitor.feeds.parse import check_expat
 from monitor.feeds.parsepool import ParsePool
-from monitor.matching.rules import RuleSet, check_examples, check_rules, load_rules
-from monitor.notify import build_notifiers, http_client, load_config
+from monitor.notify import build_notifiers, http_client
 from monitor.service import metrics
-from monitor.service.deliver import DeliveryReport, deliver_due, release_stale_leases
+from monitor.service.dbthread import StoreThread
+from monitor.service.deliver import (
+    DeliveryReport,
+    InFlight,
+    deliver_due,
+    release_stale_leases,
+)
+from monitor.service.loading import Loaded, load_all
 from monitor.service.pipeline import PollReport, poll_feed
 from monitor.store import FeedState, Store
 from monitor.text import redact_urls
 
+__all__ = ["Loaded", "Runtime", "load_all"]  # load_all moved to loading.py; still here
+
 log = logging.getLogger("newsmon")
-
-
-@dataclass(frozen=True)
-class Loaded:
-    config: Config
-    rules: RuleSet
-
-
-def load_all(path: Path, *, examples: bool = True) -> Loaded:
-    """Config plus every rule, fully validated; raise ConfigError listing every problem."""
-    check_expat()
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        # Still read the rule files, so one `newsmon check` shows their problems too.
-        rules_dir = rules_dir_of(path)
-        extra = load_rules(rules_dir)[1] if rules_dir is not None else []
-        raise ConfigError(sort_problems([*exc.problems, *extra])) from None
-    rules, problems = load_rules(config.rules_dir)
-    if not config.rules_dir.is_dir():
-        # Name the key, its line and the folder it resolved to (beside the config file,
-        # not the current folder).
-        default = "" if ("rules_dir",) in config.marks.positions else " (the default)"
-        problems = [
-            config.marks.problem(
-                ("rules_dir",), f"rules folder not found: {config.rules_dir}{default}"
-            )
-        ]
-    cross = check_rules(rules, config)
-    if not examples:
-        example_problems = {str(p) for r in rules.rules for p in check_examples(rules, r)}
-        for problem in cross:
-            if str(problem) in example_problems:
-                log.warning("rule example fails: %s", problem)
-        cross = [p for p in cross if str(p) not in example_problems]
-    problems += cross
-    if problems:
-        raise ConfigError(sort_problems(problems))
-    if not rules.rules:
-        log.warning("no rules in %s: feeds are polled but nothing can alert", config.rules_dir)
-    return Loaded(config, rules)
 
 
 class Runtime:
     def __init__(self, loaded: Loaded, store: Store) -> None:
         self.loaded = loaded
         self.store = store
+        self.db = StoreThread(store)
         self.fetcher = self._fetcher()
         self.parser = ParsePool()
         self.http = http_client(loaded.config.poll.user_agent)
@@ -84,8 +49,12 @@ class Runtime:
         self._inflight: dict[str, asyncio.Task[PollReport]] = {}
         self._closing: set[asyncio.Future[None]] = set()
         self._pauses: dict[str, float] = {}
-        self.sync_feeds()
-        released = release_stale_leases(store)
+        self.in_flight = InFlight()
+
+    async def start(self) -> None:
+        """Make the feeds table match the config; resend what a crash left in flight."""
+        await self.sync_feeds()
+        released = await release_stale_leases(self.db)
         if released:
             log.warning(
                 "%d deliveries were in flight when newsmon last stopped; sending them again "
@@ -97,9 +66,9 @@ class Runtime:
     def config(self) -> Config:
         return self.loaded.config
 
-    def sync_feeds(self) -> None:
+    async def sync_feeds(self) -> None:
         feeds = [(f.name, self.config.feed_source(f)) for f in self.config.feeds]
-        self.store.sync_feeds(feeds, time.time())
+        await self.db(self.store.sync_feeds, feeds, time.time())
 
     def _fetcher(self) -> Fetcher:
         poll = self.loaded.config.poll
@@ -118,7 +87,7 @@ class Runtime:
         per_host = self.loaded.config.poll.per_host
         return defaultdict(lambda: asyncio.Semaphore(per_host))
 
-    def replace(self, loaded: Loaded) -> None:
+    async def replace(self, loaded: Loaded) -> None:
         """Swap in a new, already validated config and rule set (SIGHUP reload). Polls
         already running finish with the old settings; new ones use the new."""
         old = self.loaded.config.poll
@@ -130,13 +99,13 @@ class Runtime:
             self._hosts = self._host_gates()
             self._gate = asyncio.Semaphore(loaded.config.poll.concurrency)
             self._closing.add(asyncio.ensure_future(self._close_later(previous)))
-        self.sync_feeds()
+        await self.sync_feeds()
 
     async def _close_later(self, fetcher: Fetcher) -> None:
         await asyncio.sleep(self.loaded.config.poll.timeout + 5)  # let running polls end
         await fetcher.aclose()
 
-    def start_polls(
+    async def start_polls(
         self, *, all_now: bool = False, force: bool = False, limit: int | None = None
     ) -> list[asyncio.Task[PollReport]]:
         """Claim due feeds (never one already being polled) and start polling them."""
@@ -144,7 +113,8 @@ class Runtime:
         enabled = {f.name: f for f in config.feeds if f.enabled and f.name not in self._inflight}
         if not enabled:
             return []
-        claimed = self.store.claim_due_feeds(
+        claimed = await self.db(
+            self.store.claim_due_feeds,
             list(enabled),
             time.time(),
             lease=config.poll.timeout + 60,
@@ -154,6 +124,8 @@ class Runtime:
         )
         tasks = []
         for state in claimed:
+            if state.name in self._inflight:
+                continue  # claimed again while the claim waited for the database
             task = asyncio.ensure_future(self._poll_one(enabled[state.name], state))
             self._inflight[state.name] = task
             task.add_done_callback(self._forget(state.name))
@@ -172,7 +144,7 @@ class Runtime:
         async with self._gate, self._hosts[host]:
             try:
                 report = await poll_feed(
-                    config, self.loaded.rules, self.store, self.fetcher, self.parser, feed, state
+                    config, self.loaded.rules, self.db, self.fetcher, self.parser, feed, state
                 )
             except Exception as exc:  # a bug must not take the other feeds down
                 log.error("feed %s: internal error", feed.name, exc_info=True)
@@ -180,11 +152,16 @@ class Runtime:
                     feed.name, "error", error=redact_urls(f"internal error: {exc!r}")
                 )
         metrics.POLLS.labels(report.feed, report.status).inc()
+        if len(self._inflight) <= 1:  # the last poll running (this one): the tick's end
+            await self.db(self.store.flush)
         return report
 
     async def poll(self, *, all_now: bool = False, force: bool = False) -> list[PollReport]:
         """Poll every due feed (``once``: every feed not held) and wait for all of them."""
-        return list(await asyncio.gather(*self.start_polls(all_now=all_now, force=force)))
+        tasks = await self.start_polls(all_now=all_now, force=force)
+        reports = list(await asyncio.gather(*tasks))
+        await self.db(self.store.flush)
+        return reports
 
     async def pump(self, budget: float) -> None:
         """The daemon's poll tick: keep ``poll.concurrency`` polls running while feeds
@@ -193,7 +170,7 @@ class Runtime:
         deadline = time.monotonic() + budget
         while time.monotonic() < deadline:
             free = self.config.poll.concurrency - len(self._inflight)
-            if free <= 0 or not self.start_polls(limit=free):
+            if free <= 0 or not await self.start_polls(limit=free):
                 return
             await asyncio.wait(
                 list(self._inflight.values()),
@@ -208,11 +185,16 @@ class Runtime:
         return tasks
 
     async def deliver(self) -> DeliveryReport:
-        return await deliver_due(self.store, self.notifiers, self.config, self._pauses)
+        return await deliver_due(self.db, self.notifiers, self.config, self._pauses, self.in_flight)
 
-    async def aclose(self) -> None:
+    async def aclose(self, db_wait: float = 5.0) -> bool:
+        """Close the network clients and the parse pool, then stop the database thread
+        after what is queued (at most ``db_wait`` seconds). False when the database
+        thread was stuck and left behind: then the Store must be left to process exit
+        (``Store.close()`` sees that and leaves the connection alone)."""
         self.parser.close()
         for pending in self._closing:
             pending.cancel()
         await self.fetcher.aclose()
         await self.http.aclose()
+        return await self.db.close(db_wait)

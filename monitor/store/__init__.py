@@ -9,7 +9,7 @@ must not import anything above ``models``/``errors``: no fetching, matching or s
 from __future__ import annotations
 
 from monitor.store.db import lock_holder
-from monitor.store.feeds import FeedStore
+from monitor.store.feeds import PRUNE_BATCH, PRUNE_SQL, FeedStore, more_to_prune
 from monitor.store.outbox import OutboxStore
 from monitor.store.rows import FeedState, PollOutcome, Route, StoryPolicy
 
@@ -18,4 +18,14 @@ class Store(FeedStore, OutboxStore):
     """An open newsmon database: every query newsmon makes is a method here."""
 
 
-__all__ = ["FeedState", "PollOutcome", "Route", "Store", "StoryPolicy", "lock_holder"]
+__all__ = [
+    "PRUNE_BATCH",
+    "PRUNE_SQL",
+    "FeedState",
+    "PollOutcome",
+    "Route",
+    "Store",
+    "StoryPolicy",
+    "lock_holder",
+    "more_to_prune",
+]

@@ -10,6 +10,28 @@ from monitor.store.alerting import AlertWriter, Made
 from monitor.store.rows import FeedState, PollOutcome, Route, StoryPolicy
 
 _IN_BATCH = 500  # host parameters per IN (...) query
+# Rows of each kind one retention transaction deletes: ~20-40 ms of write lock each at
+# 1M rows (bench/prune.py), so a poll waiting for the lock waits about that long.
+PRUNE_BATCH = 2000
+
+
+# Retention's statements, each on an index (tests/test_db_offloop.py checks the plans).
+PRUNE_SQL = {
+    "old_keys": "SELECT feed, key, item_id FROM item_keys WHERE last_seen < ? LIMIT ?",
+    "delete_key": "DELETE FROM item_keys WHERE feed = ? AND key = ?",
+    "delete_item": "DELETE FROM items WHERE id = ?"
+    " AND NOT EXISTS (SELECT 1 FROM item_keys WHERE item_id = ?)",
+    "old_alerts": "SELECT id FROM alerts AS a WHERE created_at < ? AND NOT EXISTS"
+    " (SELECT 1 FROM outbox AS o WHERE o.alert_id = a.id"
+    " AND o.status IN ('pending', 'sending')) LIMIT ?",
+    "delete_deliveries": "DELETE FROM outbox WHERE alert_id = ?",
+    "delete_alert": "DELETE FROM alerts WHERE id = ?",
+}
+
+
+def more_to_prune(got: dict[str, int], limit: int = PRUNE_BATCH) -> bool:
+    """After a :meth:`FeedStore.prune_batch`: was any kind cut off at ``limit``?"""
+    return max(got["item_keys"], got["alerts"]) >= limit
 
 
 class FeedStore(AlertWriter):
@@ -34,8 +56,8 @@ class FeedStore(AlertWriter):
                     conn.execute(
                         "UPDATE feeds SET source_url = ?, url = ?, etag = NULL,"
                         " last_modified = NULL, next_check_at = ?, hold_until = NULL,"
-                        " redirect_target = NULL, redirect_count = 0, redirect_first_at = NULL"
-                        " WHERE name = ?",
+                        " redirect_target = NULL, redirect_count = 0, redirect_first_at = NULL,"
+                        " body_hash = NULL WHERE name = ?",
                         (url, url, now, name),
                     )
 
@@ -43,7 +65,7 @@ class FeedStore(AlertWriter):
         "name, url, next_check_at, hold_until, etag, last_modified, baseline_done,"
         " last_poll_at, last_success_at, last_status, last_error, error_count, items_total,"
         " source_url, failing_since, notice_sent, redirect_target, redirect_count,"
-        " redirect_first_at"
+        " redirect_first_at, body_hash, body_hashed_at"
     )
 
     def feed_states(self, names: Sequence[str] | None = None) -> list[FeedState]:
@@ -71,6 +93,8 @@ class FeedStore(AlertWriter):
                 redirect_target=r[16],
                 redirect_count=r[17],
                 redirect_first_at=r[18],
+                body_hash=r[19],
+                body_hashed_at=r[20],
             )
             for r in rows
         ]
@@ -135,17 +159,28 @@ class FeedStore(AlertWriter):
             conn.execute("UPDATE feeds SET notice_sent = 1 WHERE name = ?", (name,))
 
     def record_not_modified(
-        self, name: str, now: float, next_check_at: float, last_modified: str | None
+        self,
+        name: str,
+        now: float,
+        next_check_at: float,
+        last_modified: str | None,
+        etag: str | None = None,
     ) -> None:
-        with self.write() as conn:
-            conn.execute(
-                "UPDATE feeds SET last_poll_at = ?, last_success_at = ?,"
-                " last_status = 'not_modified', last_error = NULL, error_count = 0,"
-                " failing_since = NULL, notice_sent = 0,"
-                " next_check_at = ?, hold_until = NULL,"
-                " last_modified = COALESCE(?, last_modified) WHERE name = ?",
-                (now, now, next_check_at, last_modified, name),
-            )
+        """A 304, or a 200 whose body is the one last parsed (``etag`` then as sent).
+
+        Deferred (``Database.defer``): written with the next transaction or at the end
+        of the tick, so a cycle of 304s costs one commit, not one each. Losing it in a
+        crash is harmless: the claim's lease already moved ``next_check_at``, so the
+        feed is polled again after the lease, and nothing about its items changed."""
+        self.defer(
+            "UPDATE feeds SET last_poll_at = ?, last_success_at = ?,"
+            " last_status = 'not_modified', last_error = NULL, error_count = 0,"
+            " failing_since = NULL, notice_sent = 0,"
+            " next_check_at = ?, hold_until = NULL,"
+            " last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag)"
+            " WHERE name = ?",
+            (now, now, next_check_at, last_modified, etag, name),
+        )
 
     def note_redirect(
         self, name: str, target: str | None, now: float, *, times: int, span: float
@@ -214,6 +249,7 @@ class FeedStore(AlertWriter):
         next_check_at: float,
         etag: str | None,
         last_modified: str | None,
+        body_hash: str | None = None,
         before_commit: Callable[[], None] | None = None,
         stories: StoryPolicy | None = None,
     ) -> PollOutcome:
@@ -271,9 +307,19 @@ class FeedStore(AlertWriter):
                 "UPDATE feeds SET last_poll_at = ?, last_success_at = ?, last_status = 'ok',"
                 " last_error = NULL, error_count = 0, baseline_done = 1, next_check_at = ?,"
                 " failing_since = NULL, notice_sent = 0,"
-                " hold_until = NULL, etag = ?, last_modified = ?,"
-                " items_total = items_total + ? WHERE name = ?",
-                (now, now, next_check_at, etag, last_modified, len(new_items), feed),
+                " hold_until = NULL, etag = ?, last_modified = ?, body_hash = ?,"
+                " body_hashed_at = ?, items_total = items_total + ? WHERE name = ?",
+                (
+                    now,
+                    now,
+                    next_check_at,
+                    etag,
+                    last_modified,
+                    body_hash,
+                    now,
+                    len(new_items),
+                    feed,
+                ),
             )
             if before_commit is not None:
                 before_commit()
@@ -281,34 +327,45 @@ class FeedStore(AlertWriter):
 
     # -- housekeeping -----------------------------------------------------------------
 
-    def prune(self, now: float, items_after: float, alerts_after: float) -> dict[str, int]:
-        """Forget identity keys not seen in any poll for ``items_after`` seconds and items
-        first seen that long ago; alerts (with their finished deliveries) after
-        ``alerts_after``. Pending deliveries are never pruned."""
+    def prune_batch(
+        self, items_before: float, alerts_before: float, limit: int = PRUNE_BATCH
+    ) -> dict[str, int]:
+        """ONE short transaction of retention: forget at most ``limit`` identity keys not
+        seen in any poll since ``items_before``, the items whose last key that was, and
+        at most ``limit`` alerts created before ``alerts_before`` (with their finished
+        deliveries). Pending deliveries are never pruned. Call again
+        while :func:`more_to_prune` says so; each call holds the write lock briefly, so
+        polls and deliveries go on between batches.
+
+        Every statement (``PRUNE_SQL``) walks an index: at 1M rows a batch touches its
+        own rows, never a whole table."""
         with self.write() as conn:
-            keys = conn.execute(
-                "DELETE FROM item_keys WHERE last_seen < ?", (now - items_after,)
-            ).rowcount
-            items = conn.execute(
-                "DELETE FROM items WHERE first_seen < ? AND id NOT IN"
-                " (SELECT item_id FROM item_keys)",
-                (now - items_after,),
-            ).rowcount
-            old = "SELECT id FROM alerts WHERE created_at < ?"
-            pending = "SELECT alert_id FROM outbox WHERE status IN ('pending', 'sending')"
-            outbox = conn.execute(
-                f"DELETE FROM outbox WHERE alert_id IN ({old}) AND alert_id NOT IN ({pending})",
-                (now - alerts_after,),
-            ).rowcount
-            alerts = conn.execute(
-                f"DELETE FROM alerts WHERE id IN ({old}) AND id NOT IN ({pending})",
-                (now - alerts_after,),
-            ).rowcount
-            copies = self.prune_stories(conn, now - items_after)
+            gone = conn.execute(PRUNE_SQL["old_keys"], (items_before, limit)).fetchall()
+            keys = conn.executemany(PRUNE_SQL["delete_key"], [r[:2] for r in gone]).rowcount
+            # A key is forgotten only after its item was first seen (last_seen only grows),
+            # so the items to forget are exactly those whose last key just went: found
+            # from the deleted keys, never by walking every old item.
+            ids = sorted({r[2] for r in gone})
+            items = conn.executemany(PRUNE_SQL["delete_item"], [(i, i) for i in ids]).rowcount
+            old = [(r[0],) for r in conn.execute(PRUNE_SQL["old_alerts"], (alerts_before, limit))]
+            outbox = conn.executemany(PRUNE_SQL["delete_deliveries"], old).rowcount
+            alerts = conn.executemany(PRUNE_SQL["delete_alert"], old).rowcount
+            copies = self.prune_stories(conn, items_before)
         return {
             "item_keys": keys, "items": items, "alerts": alerts, "deliveries": outbox,
             "story_items": copies,
         }  # fmt: skip
+
+    def prune(self, now: float, items_after: float, alerts_after: float) -> dict[str, int]:
+        """All of retention (see :meth:`prune_batch`), batch after batch, each batch its
+        own transaction. The daemon runs the batches itself, one database call each."""
+        totals = dict.fromkeys(("item_keys", "items", "alerts", "deliveries", "story_items"), 0)
+        while True:
+            got = self.prune_batch(now - items_after, now - alerts_after)
+            for name, count in got.items():
+                totals[name] += count
+            if not more_to_prune(got):
+                return totals
 
     def optimize(self) -> None:
         self.conn.execute("PRAGMA optimize")

@@ -37,6 +37,8 @@ class FeedState:
     redirect_target: str | None = None
     redirect_count: int = 0
     redirect_first_at: float | None = None
+    body_hash: str | None = None  # of the last body parsed (None: never, or forgotten)
+    body_hashed_at: float | None = None
 
 
 @dataclass(frozen=True)

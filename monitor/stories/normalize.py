@@ -15,7 +15,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from monitor.matching.automaton import _CJK_RANGES as CJK_RANGES
+from monitor.matching.normal import CJK_CLASS
 
 # Update tags wire services and outlets put before a headline. Only these: other bracketed
 # words are column names ("[오늘의 날씨] 2022년 8월 1일" and "[TV하이라이트]2022년 8월 1일"
@@ -113,7 +113,7 @@ def _plural(word: str) -> str:
 
 # Runs of Han/Hangul/Kana/Thai, or runs of other word characters (one regex: a per-character
 # script test was most of the cost of a fingerprint).
-_CJK = "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in CJK_RANGES)
+_CJK = CJK_CLASS
 _TOKEN = re.compile(rf"([{_CJK}]+)|([^\W{_CJK}]+)")
 # A Korean date is one token: "2022년 7월 30일" must not weigh as five shared features.
 _KO_DATE = re.compile(r"(?:(\d{4})\s*년\s*)?(\d{1,2})\s*월\s*(\d{1,2})\s*일")

@@ -148,7 +148,7 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
         try:
             await runtime.start()
             polls = await runtime.poll(all_now=True, force=force)
-            report = await runtime.deliver()
+            report = await runtime.deliver(drain=True)
         finally:
             await runtime.aclose()
         failed = [p for p in polls if p.status == "error"]
@@ -172,6 +172,12 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
         if still_failing:
             click.echo(
                 f"newsmon: still failing (held by backoff): {', '.join(still_failing)}", err=True
+            )
+        if report.left:
+            left = ", ".join(f"{name} {count}" for name, count in sorted(report.left.items()))
+            click.echo(
+                f"newsmon: deliveries still due: {left} (sent on the next run or by the daemon)",
+                err=True,
             )
         return 1 if failed or still_failing or report.failed else 0
 

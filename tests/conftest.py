@@ -13,6 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.parallel import (  # noqa: F401  (hooks: registered by being in conftest)
+    pytest_collection_modifyitems,
+    pytest_xdist_auto_num_workers,
+)
 from tests.servers import FeedServer, WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -47,15 +47,27 @@ _MAX_BODY = 16 * 1024 * 1024  # request bodies larger than this are refused (413
 _MAX_CHUNKS = 100_000  # bound on chunked transfer-encoding loops
 
 
-def free_port() -> int:
-    """Return a loopback TCP port that nothing listens on (bind to port 0, then close).
+# Sockets holding free_port() reservations, kept open for the life of the test process.
+_reserved: list[socket.socket] = []
+_reserved_lock = threading.Lock()
 
-    Another process could grab it in the meantime, but for "connection refused" tests on
-    loopback that race is negligible.
+
+def free_port() -> int:
+    """Return a loopback TCP port that nothing listens on, and keep it reserved.
+
+    The port stays bound (never listening) by a socket this process keeps open, so
+    connecting to it is refused, and no other ``bind`` to port 0 — a server of a test
+    running beside this one in another xdist worker, say — can be handed it. A server a
+    test starts on it later ("down, then up on the same port") binds with SO_REUSEADDR
+    (``ThreadingHTTPServer``, aiosmtpd, Go's net/http and newsmon's web server all do)
+    and listens as usual.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((_HOST, 0))
+    with _reserved_lock:
+        _reserved.append(sock)
+    port: int = sock.getsockname()[1]
     return port
 
 

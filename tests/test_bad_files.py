@@ -181,6 +181,7 @@ def status(ws: Workspace) -> tuple[int, str]:
     return result.returncode, result.stdout
 
 
+@pytest.mark.slow
 def test_c2_c4_reload_keeps_last_good_rules_until_fixed(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:

@@ -206,7 +206,7 @@ FEED = "feeds:\n  - name: a\n    url: a.xml\n"
             "notifiers:\n  term:\n    kind: pager\n",
             3,
             "notifiers.term.kind",
-            "expected one of console, webhook, slack, email, got 'pager'",
+            "expected one of console, webhook, slack, email, apprise, got 'pager'",
             id="notifier-kind",
         ),
         pytest.param(

@@ -57,6 +57,7 @@ def once(
 # -- E1: SIGKILL before the seen+outbox commit -----------------------------------------------
 
 
+@pytest.mark.slow
 def test_e1_kill_before_commit_then_restart_alerts_once(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -80,6 +81,7 @@ def test_e1_kill_before_commit_then_restart_alerts_once(
 # -- E4: SIGTERM while a delivery is in flight -----------------------------------------------
 
 
+@pytest.mark.slow
 def test_e4_sigterm_lets_the_in_flight_delivery_finish(
     workspace: Workspace, feed_server: FeedServer
 ) -> None:
@@ -105,6 +107,7 @@ def test_e4_sigterm_lets_the_in_flight_delivery_finish(
     assert "Traceback" not in log
 
 
+@pytest.mark.slow
 def test_e4_sigterm_with_a_hanging_receiver_exits_in_grace_then_delivers_once(
     workspace: Workspace, feed_server: FeedServer
 ) -> None:
@@ -182,6 +185,7 @@ def test_e5_a_held_write_lock_makes_once_wait_not_fail(
 # -- E6: disk full, corrupt database ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_e6_write_failure_sends_nothing_then_recovers(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -220,6 +224,7 @@ def test_e6_write_failure_sends_nothing_then_recovers(
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
+@pytest.mark.slow
 def test_e6_corrupt_database_is_refused_and_left_untouched(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver, damage: str
 ) -> None:
@@ -267,6 +272,7 @@ def hostile_titles() -> bytes:
     return rss(items)
 
 
+@pytest.mark.slow
 def test_f7_no_secret_and_no_raw_control_in_logs_status_and_listings(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:

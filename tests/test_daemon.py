@@ -33,6 +33,7 @@ def daemon_ws(
     return workspace, feed_server, receiver
 
 
+@pytest.mark.slow
 def test_daemon_alerts_reloads_and_stops(
     daemon_ws: tuple[Workspace, FeedServer, WebhookReceiver],
 ) -> None:
@@ -86,6 +87,7 @@ def test_daemon_refuses_broken_config_at_start(workspace: Workspace) -> None:
     assert "began on line 3, column 10" in result.stderr
 
 
+@pytest.mark.slow
 def test_unreachable_feeds_one_line_each_no_traceback(
     workspace: Workspace, receiver: WebhookReceiver
 ) -> None:
@@ -108,6 +110,7 @@ def test_unreachable_feeds_one_line_each_no_traceback(
     assert len([ln for ln in forced.stderr.splitlines() if "WARNING feed down-" in ln]) == 3
 
 
+@pytest.mark.slow
 def test_offline_example_prints_the_seed_alert_once(tmp_path: Path) -> None:
     import shutil
 
@@ -125,6 +128,7 @@ def test_offline_example_prints_the_seed_alert_once(tmp_path: Path) -> None:
     assert "ALERT" not in second.stdout
 
 
+@pytest.mark.slow
 def test_rule_file_change_is_picked_up_without_a_signal(
     daemon_ws: tuple[Workspace, FeedServer, WebhookReceiver],
 ) -> None:

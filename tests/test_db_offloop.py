@@ -307,6 +307,7 @@ def test_held_write_lock_leaves_fetches_healthz_and_sigterm_responsive(
 # -- a long retention prune ----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_long_prune_leaves_polls_deliveries_healthz_and_sigterm_responsive(
     big_db: tuple[Path, float],
     workspace: Workspace,

@@ -259,6 +259,7 @@ def d1_burst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BurstRun]:
         yield BurstRun(mock.posts, titles, deliveries(ws), daemon.output(), code)
 
 
+@pytest.mark.slow
 def test_d1_slack_burst_after_429_all_arrive_once_paced(d1_burst: BurstRun) -> None:
     run = d1_burst
     assert run.exit_code == 0, run.output
@@ -281,6 +282,7 @@ def test_d1_slack_burst_after_429_all_arrive_once_paced(d1_burst: BurstRun) -> N
     assert "429" in run.output
 
 
+@pytest.mark.slow
 def test_d1_slack_retry_after_holds_every_post_to_that_webhook(d1_burst: BurstRun) -> None:
     posts = d1_burst.posts
     limited_at = posts[0].at
@@ -293,6 +295,7 @@ def test_d1_slack_retry_after_holds_every_post_to_that_webhook(d1_burst: BurstRu
 # -- D2: Slack down while email delivers; recovery ----------------------------------------
 
 
+@pytest.mark.slow
 def test_d2_slack_down_email_on_time_then_each_slack_alert_once(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -339,6 +342,7 @@ def test_d2_slack_down_email_on_time_then_each_slack_alert_once(
     assert {r["status"] for r in deliveries(workspace)} == {"sent"}
 
 
+@pytest.mark.slow
 def test_d2_past_max_age_dead_letter_and_one_operator_notice(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -382,6 +386,7 @@ SLACK_ERRORS = {
 }
 
 
+@pytest.mark.slow
 def test_d3_slack_permanent_errors_dead_after_one_attempt_and_410_disables(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -569,6 +574,7 @@ def _wait_file_lines(path: Path, n: int, timeout: float = 5.0) -> list[str]:
     shutil.which("webhook") is None,
     reason="Debian `webhook` is not installed (CI installs it: apt-get install webhook)",
 )
+@pytest.mark.slow
 def test_d5_debian_webhook_hmac_rule_accepts_signed_and_dead_letters_wrong_secret(
     workspace: Workspace, feed_server: FeedServer, tmp_path: Path
 ) -> None:
@@ -615,6 +621,7 @@ def test_d5_debian_webhook_hmac_rule_accepts_signed_and_dead_letters_wrong_secre
 # -- D6: Standard Webhooks retry keeps webhook-id; 302 is a failure, not followed ------
 
 
+@pytest.mark.slow
 def test_d6_timeout_then_success_same_webhook_id_fresh_timestamp_valid_signature(
     workspace: Workspace, feed_server: FeedServer
 ) -> None:
@@ -666,6 +673,7 @@ def test_d6_redirect_counts_as_failure_and_is_not_followed(
 # -- D7: SMTP transient failures ----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_d7_smtp_451_at_data_twice_then_one_message_same_message_id(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -685,6 +693,7 @@ def test_d7_smtp_451_at_data_twice_then_one_message_same_message_id(
     assert attempts[2].rcpt_tos == (DESK,)
 
 
+@pytest.mark.slow
 def test_d7_smtp_421_at_connect_then_delivered(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -700,6 +709,7 @@ def test_d7_smtp_421_at_connect_then_delivered(
         assert len(smtp.messages) == 1
 
 
+@pytest.mark.slow
 def test_d7_smtp_server_down_then_started_delivers_once(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -721,6 +731,7 @@ def test_d7_smtp_server_down_then_started_delivers_once(
 # -- D8: one of two recipients refused ----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_d8_one_recipient_refused_550_good_one_gets_it_no_retry(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -774,6 +785,7 @@ def test_d9_silent_smtp_times_out_other_notifier_delivers(
 # -- E: crash points ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_e1_crash_before_commit_records_nothing_restart_alerts_once(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -791,6 +803,7 @@ def test_e1_crash_before_commit_records_nothing_restart_alerts_once(
     assert titles == ["Armistice talks round 1", "Armistice talks round 2"]
 
 
+@pytest.mark.slow
 def test_e2_crash_after_commit_restart_delivers_each_once(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -819,6 +832,7 @@ def _crash_after_send(ws: Workspace, feed_server: FeedServer, receiver: WebhookR
     return first.headers["webhook-id"]
 
 
+@pytest.mark.slow
 def test_e3_crash_after_send_requeued_resend_has_same_webhook_id_once(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -837,6 +851,7 @@ def test_e3_crash_after_send_requeued_resend_has_same_webhook_id_once(
         verify_standard(SECRET, request.body, request.headers)
 
 
+@pytest.mark.slow
 def test_e3_crash_after_send_restart_resends_same_webhook_id(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -1093,6 +1108,7 @@ def digest_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DigestRun]:
         )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_digest_window_sends_one_digest_webhook_when_the_window_ends(
     digest_run: DigestRun,
 ) -> None:
@@ -1118,6 +1134,7 @@ def test_digest_window_sends_one_digest_webhook_when_the_window_ends(
     assert [r["status"] for r in of(run.after, "archive")] == ["sent", "sent"]
 
 
+@pytest.mark.slow
 def test_digest_to_slack_with_long_links_stays_within_slack_limits(
     digest_run: DigestRun,
 ) -> None:
@@ -1128,6 +1145,7 @@ def test_digest_to_slack_with_long_links_stays_within_slack_limits(
     assert [r["status"] for r in of(run.after, "team")] == ["sent"] * 15
 
 
+@pytest.mark.slow
 def test_retry_dead_requeues_a_dead_row_and_it_is_delivered(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -1154,6 +1172,7 @@ def test_retry_dead_requeues_a_dead_row_and_it_is_delivered(
     assert "0 deliveries queued again" in nothing.stdout
 
 
+@pytest.mark.slow
 def test_send_test_sends_a_marked_test_alert(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:

@@ -42,6 +42,12 @@ from monitor.notify.webhook import WebhookNotifier, WebhookSender
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 ENV_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# Values for README variables that are parts of an Apprise URL (which Apprise validates).
+ENV_EXAMPLES = {
+    "TELEGRAM_BOT_TOKEN": "123456789:ABCdefGhIJKlmnOPQRstuVWXyz0123456789",
+    "TELEGRAM_CHAT_ID": "12345678",
+    "NTFY_TOPIC": "newsroom-alerts",
+}
 FENCE = re.compile(r"^([ \t]*)```(\w*)[ \t]*\n(.*?)^[ \t]*```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -296,7 +302,7 @@ def test_yaml_example(
         f"(unknown top-level keys {sorted(unknown)})"
     )
     for name in set(ENV_VAR.findall(text)):
-        monkeypatch.setenv(name, "https://example.org/from-the-environment")
+        monkeypatch.setenv(name, ENV_EXAMPLES.get(name, "https://example.org/from-the-environment"))
     (tmp_path / str(data.get("rules_dir", "rules"))).mkdir(parents=True, exist_ok=True)
     path = tmp_path / "config.yaml"
     path.write_text(text, encoding="utf-8")

@@ -50,6 +50,7 @@ def test_silent_server_times_out() -> None:
         assert silent.accepts == 1
 
 
+@pytest.mark.slow
 def test_gzip_bomb_stops_at_the_decoded_cap(faults: FaultServer) -> None:
     with pytest.raises(ResponseTooLarge, match="too large"):
         fetch(faults.url("/gzipbomb"), max_body=5 * 1024 * 1024)

@@ -66,6 +66,7 @@ def test_fixture_parses_or_fails_cleanly(path: Path, feed_server: FeedServer) ->
         assert item.link is None or item.link.startswith(("http://", "https://"))
 
 
+@pytest.mark.slow
 def test_all_fixtures_in_one_run_broken_ones_reported_others_alert(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:

@@ -167,6 +167,7 @@ def test_unparseable_redirect_target_is_a_feed_error(faults: FaultServer, no_dns
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(status=_status_lines, location=_locations, headers=_headers, body=_bodies)
+@pytest.mark.slow
 def test_any_status_line_and_headers_give_a_result_or_a_feed_error(
     faults: FaultServer,
     no_dns: None,

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from monitor.feeds.jsonfeed import TITLE_LIMIT
 from tests.conftest import (
     END_OF_WAR_RULE,
@@ -475,6 +477,7 @@ def test_a4_key_drift_between_polls_does_not_realert(
 # -- A7: a feed added by SIGHUP --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a7_feed_added_on_reload_is_baselined_then_alerts(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:

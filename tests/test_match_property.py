@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -123,6 +124,7 @@ def text(draw: st.DrawFn) -> str:
     return out
 
 
+@pytest.mark.slow
 @settings(
     max_examples=100,
     deadline=None,

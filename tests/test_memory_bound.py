@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.conftest import ROOT, Workspace, rss
 from tests.servers import FeedServer
@@ -67,6 +68,7 @@ def test_readme_states_the_bound() -> None:
     assert README_BOUND in (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_peak_memory_of_a_poll_stays_under_the_documented_bound(workspace: Workspace) -> None:
     concurrency, max_body, feeds = 8, 4 * MIB, 16
     with FeedServer() as server:

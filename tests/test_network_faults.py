@@ -190,6 +190,7 @@ def hang_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HangRun]:
         yield HangRun(daemon.output(), latency, window, alive, code, silent.accepts, ws.db)
 
 
+@pytest.mark.slow
 def test_b2_hanging_feeds_time_out_and_the_good_feed_alerts(hang_run: HangRun) -> None:
     log = hang_run.log
     assert hang_run.alive, log
@@ -203,6 +204,7 @@ def test_b2_hanging_feeds_time_out_and_the_good_feed_alerts(hang_run: HangRun) -
     assert integrity(hang_run.db) == "ok"
 
 
+@pytest.mark.slow
 def test_b2_a_hanging_feed_does_not_hold_the_next_poll_ticks(hang_run: HangRun) -> None:
     # tick 1 s, interval 1 s (+ up to 10 % jitter, so a feed is often due just after a
     # tick and waits for the next): in 6 s the good feed is polled 3-6 times. While the
@@ -218,6 +220,7 @@ def test_b2_a_hanging_feed_does_not_hold_the_next_poll_ticks(hang_run: HangRun) 
 # -- B3: 5xx for three cycles, then recovery -------------------------------------------------
 
 
+@pytest.mark.slow
 def test_b3_server_errors_then_recovery_alerts_once_and_notices_ops_once(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -266,6 +269,7 @@ def test_b3_server_errors_then_recovery_alerts_once_and_notices_ops_once(
 # -- B4: Retry-After -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_b4_retry_after_holds_the_feed_and_garbage_means_normal_backoff(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -308,6 +312,7 @@ def test_b4_retry_after_holds_the_feed_and_garbage_means_normal_backoff(
 # -- B5: 404 / 410 for good ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_b5_404_and_410_one_line_per_poll_one_notice_never_disabled(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:
@@ -366,6 +371,7 @@ def test_b6_expires_zero_means_validators_are_not_stored(
 # -- B7: redirects ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_b7_redirects_followed_temporary_never_learned_loops_refused(
     workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
 ) -> None:

@@ -53,12 +53,14 @@ def test_overrunning_parse_is_cut_off_and_a_fresh_worker_takes_over(pool: ParseP
 def test_an_overrun_costs_only_its_own_feed(pool: ParsePool) -> None:
     """Two large feeds parse at once; one overruns its deadline. Before: the overrun
     terminated the whole pool and the other feed failed too ("parsing took longer than
-    20s"). After: only the overrunning feed fails."""
-    slow = rss([plain_item(n) for n in range(20_000)])  # seconds of feedparser work
+    20s"). After: only the overrunning feed fails. The other feed's deadline is generous
+    (its parse takes seconds, many more on a loaded machine): what matters is that it is
+    not cut off when the overrunning one is."""
+    slow = rss([plain_item(n) for n in range(10_000)])  # seconds of feedparser work
 
     async def both() -> tuple[ParsedFeed | BaseException, ...]:
         await pool.parse(BIG.read_bytes(), 60, max_entries=500)  # workers up and warm
-        other = asyncio.ensure_future(pool.parse(slow, 20, max_entries=50_000))
+        other = asyncio.ensure_future(pool.parse(slow, 100, max_entries=50_000))
         await asyncio.sleep(0.1)  # the other feed is being parsed now
         overrun = asyncio.ensure_future(pool.parse(slow, 0.5, max_entries=50_000))
         return tuple(await asyncio.gather(other, overrun, return_exceptions=True))
@@ -66,4 +68,4 @@ def test_an_overrun_costs_only_its_own_feed(pool: ParsePool) -> None:
     other, overrun = asyncio.run(both())
     assert isinstance(overrun, FetchTimeout), overrun
     assert isinstance(other, ParsedFeed), other
-    assert len(other.items) == 20_000
+    assert len(other.items) == 10_000

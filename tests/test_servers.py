@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import socket
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -119,3 +122,21 @@ def test_stop_closes_and_free_port_refuses() -> None:
         httpx.get(url, timeout=2)
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{free_port()}/", timeout=2)
+
+
+def test_free_port_stays_reserved_refused_and_reusable_by_a_late_server() -> None:
+    port = free_port()
+    # Reserved: nothing else may bind it (another worker's server, another free_port()).
+    with socket.socket() as other, pytest.raises(OSError, match="in use") as taken:
+        other.bind(("127.0.0.1", port))
+    assert taken.value.errno == errno.EADDRINUSE
+    assert port not in {free_port() for _ in range(50)}
+    # Nothing listens: connecting is refused.
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
+    # A server started late on it ("down, then up on the same port") binds and serves.
+    late = ThreadingHTTPServer(("127.0.0.1", port), BaseHTTPRequestHandler)
+    try:
+        assert late.server_address[1] == port
+    finally:
+        late.server_close()

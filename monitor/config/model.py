@@ -137,6 +137,9 @@ class PollConfig(Strict):
 
 class DeliveryConfig(Strict):
     tick: Duration = 15.0
+    # Total deadline of one delivery attempt (connect, TLS, request, the whole answer; for
+    # email the whole SMTP conversation): a receiver that drips cannot hold a send longer.
+    timeout: Duration = 30.0
     max_attempts: Count = Field(default=12, ge=1)
     max_age: Duration = 86400.0
     backoff_base: Duration = 5.0

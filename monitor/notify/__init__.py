@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from monitor import config as _config
 from monitor.config import Config, NotifierSettings
 from monitor.models import Delivery
+from monitor.notify.apprise import AppriseNotifier, AppriseSender
 from monitor.notify.console import ConsoleNotifier, ConsoleSender
 from monitor.notify.email import EmailNotifier, EmailSender
 from monitor.notify.slack import SlackNotifier, SlackSender
@@ -57,9 +58,10 @@ KINDS: dict[str, Kind] = {
     "webhook": Kind(WebhookNotifier, WebhookSender.build),
     "slack": Kind(SlackNotifier, SlackSender.build),
     "email": Kind(EmailNotifier, EmailSender.build),
+    "apprise": Kind(AppriseNotifier, AppriseSender.build),
 }
 MODELS: dict[str, type[NotifierSettings]] = {name: k.settings for name, k in KINDS.items()}
-NotifierConfig = ConsoleNotifier | WebhookNotifier | SlackNotifier | EmailNotifier
+NotifierConfig = ConsoleNotifier | WebhookNotifier | SlackNotifier | EmailNotifier | AppriseNotifier
 
 
 def load_config(path: Path) -> Config:
@@ -68,9 +70,14 @@ def load_config(path: Path) -> Config:
 
 
 def build_notifiers(config: Config, client: httpx.AsyncClient) -> dict[str, Notifier]:
-    return {
-        name: KINDS[cfg.kind].build(name, cfg, client) for name, cfg in config.notifiers.items()
-    }
+    out: dict[str, Notifier] = {}
+    for name, spec in config.notifiers.items():
+        cfg = spec
+        if "timeout" in type(spec).model_fields and getattr(spec, "timeout", 0) is None:
+            # A kind's own timeouts left unset follow the attempt's total deadline.
+            cfg = spec.model_copy(update={"timeout": config.delivery.timeout})
+        out[name] = KINDS[cfg.kind].build(name, cfg, client)
+    return out
 
 
 def http_client(user_agent: str) -> httpx.AsyncClient:

@@ -1,8 +1,15 @@
 """Email over SMTP: text + HTML built from escaped plain text, STARTTLS or implicit TLS.
 
-smtplib runs in a worker thread with a timeout on connect and on every command (without
-one, a server that never sends its banner blocks forever: docs/reliability.md). The
+aiosmtplib speaks SMTP on the event loop with a timeout on connect and on every command
+(without one, a server that never sends its banner blocks forever: docs/reliability.md),
+and, unlike smtplib in a thread, it stops when the delivery deadline or a shutdown cancels
+it. The
 ``Message-ID`` is derived from the delivery id, the same on every retry.
+
+A feed title is never trusted in a header: ``=?`` is defused so the email package cannot
+decode an RFC 2047 encoded word into CR/LF (on Python 3.11.7 that wrote extra headers such
+as Bcc into the sent message), and the serialized header block is checked to hold only the
+headers newsmon set before anything is sent.
 """
 
 from __future__ import annotations
@@ -10,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import html
 import re
-import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -26,6 +32,7 @@ from monitor.notify.payload import also_in, by_story, digest_id, other_rules
 from monitor.text import clean, safe_url
 
 if TYPE_CHECKING:
+    import aiosmtplib
     import httpx  # only annotations here: importing httpx costs ~0.25 s at start-up
 
 
@@ -51,6 +58,29 @@ class EmailNotifier(NotifierSettings):
 
 
 SUBJECT_LIMIT = 200
+QUIT_WAIT = 5.0  # seconds for the QUIT after a delivered message
+# Exactly the headers build_message writes; anything else in the output is an injection.
+HEADERS = frozenset(
+    {"subject", "from", "to", "date", "message-id", "mime-version", "content-type",
+     "content-transfer-encoding"}
+)  # fmt: skip
+
+
+def header_text(text: str, limit: int) -> str:
+    """Feed text made safe for a header: one line, and no ``=?`` an RFC 2047 decoder
+    could take for an encoded word (which may decode to CR/LF)."""
+    return clean(clean(text).replace("=?", "= ?"), limit)
+
+
+def forged_headers(msg: EmailMessage) -> list[str]:
+    """Header names in the serialized message that build_message did not write."""
+    head = msg.as_bytes().split(b"\n\n", 1)[0].replace(b"\r\n", b"\n")
+    names = {
+        line.split(b":", 1)[0].strip().lower().decode("ascii", "replace")
+        for line in head.split(b"\n")
+        if line and line[:1] not in (b" ", b"\t")
+    }
+    return sorted(names - HEADERS)
 
 
 def _section(delivery: Delivery, rules: str | None = None) -> tuple[str, str]:
@@ -99,9 +129,9 @@ def build_message(
         rules = ", ".join(sorted({clean(a.rule_title) for a in alerts}))
         subject = f"[newsmon] digest: {len(alerts)} alerts ({rules})"
     msg = EmailMessage()
-    # clean() removes CR, LF and other controls: a feed title cannot add a header, and
-    # the message is not refused by the email package on every retry.
-    msg["Subject"] = clean(subject, SUBJECT_LIMIT)
+    # clean() removes CR, LF and other controls, header_text() encoded words: a feed
+    # title cannot add a header, and the email package does not refuse it on every retry.
+    msg["Subject"] = header_text(subject, SUBJECT_LIMIT)
     msg["From"] = config.sender
     msg["To"] = ", ".join(config.to)
     msg["Date"] = formatdate(localtime=False)
@@ -113,20 +143,37 @@ def build_message(
     return msg
 
 
-def _send_sync(config: EmailNotifier, msg: EmailMessage) -> dict[str, tuple[int, bytes]]:
-    context = ssl.create_default_context()
+async def _send_smtp(
+    config: EmailNotifier, msg: EmailMessage
+) -> dict[str, aiosmtplib.SMTPResponse]:
+    import aiosmtplib  # noqa: PLC0415 - only when sending (keeps `check` start-up light)
+
     port = config.port or {"tls": 465, "starttls": 587, "none": 25}[config.security]
-    client: smtplib.SMTP
-    if config.security == "tls":
-        client = smtplib.SMTP_SSL(config.host, port, timeout=config.timeout, context=context)
-    else:
-        client = smtplib.SMTP(config.host, port, timeout=config.timeout)
-    with client:
-        if config.security == "starttls":
-            client.starttls(context=context)
-        if config.username:
-            client.login(config.username, config.password or "")
-        return client.send_message(msg)
+    client = aiosmtplib.SMTP(
+        hostname=config.host,
+        port=port,
+        timeout=config.timeout,
+        use_tls=config.security == "tls",
+        start_tls=config.security == "starttls",
+        tls_context=ssl.create_default_context(),
+        username=config.username,
+        password=(config.password or "") if config.username else None,
+    )
+    # Not ``async with client``: on an error or a cancellation its exit sends QUIT and
+    # waits for the answer, so a stalled server would hold a cancelled send (shutdown)
+    # for another ``timeout``. Close the connection at once instead.
+    try:
+        await client.connect()
+        refused, _reply = await client.send_message(msg)
+    except BaseException:
+        client.close()
+        raise
+    try:
+        # Delivered: a polite QUIT, briefly; its failure changes nothing.
+        await asyncio.wait_for(client.quit(), QUIT_WAIT)
+    except (TimeoutError, aiosmtplib.SMTPException, OSError):
+        client.close()
+    return refused
 
 
 @dataclass
@@ -148,28 +195,34 @@ class EmailSender:
         return await self._send(build_message(self.config, deliveries, digest_id(deliveries)))
 
     async def _send(self, msg: EmailMessage) -> str | None:
+        import aiosmtplib  # noqa: PLC0415 - only when sending (keeps `check` start-up light)
+
         what = f"email {self.name} via {self.config.host}"
+        forged = forged_headers(msg)
+        if forged:
+            # Belt and braces for a Python whose email package still lets text through.
+            raise PermanentDelivery(f"{what}: refused to send, feed text forged {forged}")
         try:
-            refused = await asyncio.to_thread(_send_sync, self.config, msg)
-        except smtplib.SMTPRecipientsRefused as exc:
-            codes = {code for code, _ in exc.recipients.values()}
+            refused = await _send_smtp(self.config, msg)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = {r.code for r in exc.recipients}
             if all(400 <= c < 500 for c in codes):
                 raise TransientDelivery(f"{what}: recipients deferred {sorted(codes)}") from None
             raise PermanentDelivery(f"{what}: every recipient refused {sorted(codes)}") from None
-        except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentDelivery(f"{what}: login failed ({exc.smtp_code})") from None
-        except smtplib.SMTPResponseException as exc:
-            raw = exc.smtp_error
-            text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-            reply = clean(text, 200)
-            if 400 <= exc.smtp_code < 500:
-                raise TransientDelivery(f"{what}: {exc.smtp_code} {reply}") from None
-            raise PermanentDelivery(f"{what}: {exc.smtp_code} {reply}") from None
-        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-            reason = f"{type(exc).__name__}: {clean(str(exc), 200)}"
+        except aiosmtplib.SMTPAuthenticationError as exc:
+            raise PermanentDelivery(f"{what}: login failed ({exc.code})") from None
+        except aiosmtplib.SMTPResponseException as exc:
+            reply = clean(str(exc.message), 200)
+            if 400 <= exc.code < 500 or exc.code < 200:
+                raise TransientDelivery(f"{what}: {exc.code} {reply}") from None
+            raise PermanentDelivery(f"{what}: {exc.code} {reply}") from None
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            # aiosmtplib wraps the socket error (e.g. ConnectionRefusedError): name that.
+            cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+            reason = f"{type(cause).__name__}: {clean(str(exc), 200)}"
             raise TransientDelivery(f"{what}: {reason}") from None
         if refused:
             # Some recipients took it, some refused: do not resend to the ones that have it.
-            detail = ", ".join(f"{addr} ({code})" for addr, (code, _) in refused.items())
+            detail = ", ".join(f"{addr} ({r.code})" for addr, r in refused.items())
             return f"delivered, but refused for {detail}"
         return None

@@ -56,7 +56,23 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def cut_mrkdwn(text: str, limit: int) -> str:
+    """Cut escaped mrkdwn to ``limit`` chars, never inside an escape (``&amp;``) or a
+    link/mention (``<…>``): escaping first and cutting after keeps every length true."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp >= 0 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    opened = cut.rfind("<")
+    if opened >= 0 and ">" not in cut[opened:]:
+        cut = cut[:opened]
+    return cut + "…"
+
+
 LINK_LIMIT = 1000  # longer links are dropped: a cut link is worse than none
+TITLE_LIMIT = 500  # escaped characters of a heading's text
 
 
 def _link(url: str | None, label: str) -> str:
@@ -67,15 +83,48 @@ def _link(url: str | None, label: str) -> str:
     return f"<{safe}|{label}>"
 
 
-def _highlight(snippet: str, terms: tuple[str, ...]) -> str:
-    """Bold each matched term in already-escaped text (terms matched across punctuation)."""
+def _spans(text: str, terms: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Non-overlapping (start, end) of each matched term in plain text (terms matched
+    across punctuation), earliest first."""
+    found: list[tuple[int, int]] = []
     for term in terms:
         words = [re.escape(w) for w in re.findall(r"\w+", term)]
         if not words:
             continue
         pattern = re.compile(r"(?<!\w)(" + r"[\W_]+".join(words) + r")(?!\w)", re.IGNORECASE)
-        snippet = pattern.sub(lambda m: f"*{m.group(1)}*", snippet)
-    return snippet
+        found += [m.span() for m in pattern.finditer(text)]
+    spans: list[tuple[int, int]] = []
+    for start, end in sorted(found, key=lambda s: (s[0], -s[1])):
+        if not spans or start >= spans[-1][1]:
+            spans.append((start, end))
+    return spans
+
+
+def highlight(text: str, terms: tuple[str, ...], limit: int) -> str:
+    """Plain text as mrkdwn with matched terms in bold: terms are found in the plain text,
+    then each piece is escaped (so ``amp`` never matches inside ``&amp;``), and the result
+    is cut to ``limit`` between pieces or inside plain text, never inside an escape."""
+    pieces: list[tuple[str, bool]] = []
+    pos = 0
+    for start, end in _spans(text, terms):
+        pieces += [(text[pos:start], False), (text[start:end], True)]
+        pos = end
+    pieces.append((text[pos:], False))
+    out: list[str] = []
+    used = 0
+    for plain, bold in pieces:
+        if not plain:
+            continue
+        piece = f"*{escape(plain)}*" if bold else escape(plain)
+        if used + len(piece) > limit - 1:
+            if not bold:
+                out.append(cut_mrkdwn(piece, limit - used))
+            else:
+                out.append("…")
+            return "".join(out)
+        out.append(piece)
+        used += len(piece)
+    return "".join(out)
 
 
 def alert_blocks(
@@ -83,7 +132,8 @@ def alert_blocks(
 ) -> list[dict[str, Any]]:
     alert = delivery.alert
     item = alert.item
-    title = escape(_cut(clean(item.title) or "(no title)", 500))
+    title = cut_mrkdwn(escape(clean(item.title) or "(no title)"), TITLE_LIMIT)
+    # At most 500 + 1000 + 5 chars: within a section's 3000 with nothing left to cut.
     heading = f"*{_link(item.link, title)}*"
     context = " · ".join(
         part
@@ -99,12 +149,15 @@ def alert_blocks(
         if part
     )
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(heading, SECTION_LIMIT)}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(context, context_limit)}]},
+        {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": cut_mrkdwn(context, context_limit)}],
+        },
     ]
     if item.summary and snippet_limit:
-        snippet = _highlight(escape(_cut(clean(item.summary), snippet_limit)), alert.matched)
-        text = _cut(snippet, SECTION_LIMIT)
+        plain = _cut(clean(item.summary), snippet_limit)
+        text = highlight(plain, alert.matched, SECTION_LIMIT)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
     return blocks
 
@@ -113,7 +166,7 @@ def message(delivery: Delivery) -> dict[str, Any]:
     alert = delivery.alert
     fallback = f"[{alert.rule_id}] {clean(alert.item.title)}"
     return {
-        "text": escape(_cut(fallback, 3000)),
+        "text": cut_mrkdwn(escape(fallback), 3000),
         "blocks": alert_blocks(delivery),
         "unfurl_links": False,
     }
@@ -121,18 +174,17 @@ def message(delivery: Delivery) -> dict[str, Any]:
 
 def digest_message(deliveries: list[Delivery]) -> dict[str, Any]:
     rules = sorted({clean(d.alert.rule_title) for d in deliveries})
-    head = f"*newsmon digest*: {len(deliveries)} alerts ({escape(', '.join(rules))})"
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(head, SECTION_LIMIT)}}
-    ]
+    names = cut_mrkdwn(escape(", ".join(rules)), SECTION_LIMIT - 100)
+    head = f"*newsmon digest*: {len(deliveries)} alerts ({names})"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
     for group in by_story(deliveries):
         blocks.append({"type": "divider"})
         # Short context per alert keeps a full digest well under Slack's 40,000 chars:
-        # 15 x (500 title + 1000 link + 300 context) < 30,000. Each story once.
+        # 15 x (500 escaped title + 1000 link + 300 context) < 30,000. Each story once.
         blocks.extend(alert_blocks(group[0], snippet_limit=0, context_limit=300))
         also = other_rules(group)
         if also:
-            text = _cut(escape(clean(also)), 300)
+            text = cut_mrkdwn(escape(clean(also)), 300)
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
     fallback = f"newsmon digest: {len(deliveries)} alerts"
     return {"text": fallback, "blocks": blocks, "unfurl_links": False}

@@ -1,11 +1,16 @@
 """Send due outbox rows: claim (lease) -> notifier -> sent / retry later / dead.
 
-Rows of different notifiers are sent concurrently, rows of one notifier in order, so a
-slow or failing Slack never delays the email of the same alert. When a notifier fails,
-the rest of its rows wait for the next tick instead of hammering a sick receiver. Rows
-in a digest window are sent together, at most ``max_batch`` per message. The database is
-never held across a send: claim and mark are separate short transactions, run on the
-database thread (``db``), so a mark waiting for the lock holds only its own lane.
+Each notifier drains its own queue: rows are claimed per notifier (at most ``BATCH`` each,
+so one notifier's backlog never keeps another's rows unclaimed), notifiers are sent
+concurrently, rows of one notifier in order, so a slow or failing Slack never delays the
+email of the same alert. Every attempt has a total deadline (``delivery.timeout``). When a
+notifier fails, the rest of its rows wait for the next tick instead of hammering a sick
+receiver; a daemon tick gives each notifier at most ``delivery.tick`` of sending, ``once``
+drains every queue. Rows of one digest window are sent together, at most ``max_batch``
+per message, in a stable order, and a failed digest's rows are retried together: the
+retry is the same digest (same id, same rows). The database is never held across a
+send: claim and mark are separate short transactions, run on the database thread
+(``db``), so a mark waiting for the lock holds only its own lane.
 
 A row that gives up (permanent error, ``delivery.max_attempts`` or ``delivery.max_age``)
 becomes ``dead`` and one operator notice per notifier and hour goes to
@@ -29,6 +34,7 @@ from monitor.notify import Notifier
 from monitor.service import metrics, notices
 from monitor.service.dbthread import StoreThread
 from monitor.service.schedule import delivery_backoff
+from monitor.store.rows import digest_due
 from monitor.testhooks import crash_point
 from monitor.text import clean
 
@@ -45,10 +51,11 @@ class DeliveryReport:
     retry: int = 0
     dead: int = 0
     errors: list[str] = field(default_factory=list)
+    left: dict[str, int] = field(default_factory=dict)  # notifier -> rows still due
 
     @property
     def failed(self) -> bool:
-        return bool(self.retry or self.dead)
+        return bool(self.retry or self.dead or self.left)
 
 
 @dataclass
@@ -85,15 +92,18 @@ async def release_stale_leases(db: StoreThread) -> int:
 
 
 def _units(rows: list[Delivery], max_batch: int) -> list[list[Delivery]]:
-    """Instant rows one by one; digest rows grouped by window, chunked to max_batch."""
+    """Instant rows one by one; digest rows grouped by their window (its length and its
+    end: two windows of one length are two digests), in a stable order, chunked to
+    max_batch, so a retry of the same rows makes the same chunks (same digest ids)."""
     units: list[list[Delivery]] = []
-    digests: dict[float, list[Delivery]] = defaultdict(list)
+    digests: dict[tuple[float, float], list[Delivery]] = defaultdict(list)
     for row in rows:
         if row.digest > 0:
-            digests[row.digest].append(row)
+            digests[(row.digest, digest_due(row.alert.created_at, row.digest))].append(row)
         else:
             units.append([row])
-    for group in digests.values():
+    for _window, group in sorted(digests.items()):
+        group.sort(key=lambda d: (d.alert.created_at, d.id))
         units += [group[i : i + max_batch] for i in range(0, len(group), max(1, max_batch))]
     return units
 
@@ -148,6 +158,14 @@ class _Run:
             # notifier, not just the one that was answered.
             until = now + min(exc.retry_after, RETRY_AFTER_CAP)
             self.pauses[unit[0].notifier] = max(self.pauses.get(unit[0].notifier, 0), until)
+        # One delay for the whole unit: jittered per row, a digest's rows would come back
+        # one by one and the retry would be a different digest.
+        delay = delivery_backoff(
+            max(r.attempts for r in unit) + 1,
+            base=self.policy.backoff_base,
+            cap=self.policy.backoff_cap,
+            retry_after=exc.retry_after,
+        )
         for row in unit:
             attempts = row.attempts + 1
             # A digest row only became due at the end of its window: count from there.
@@ -158,12 +176,6 @@ class _Run:
                 self.report.errors.append(f"notifier {row.notifier}: {exc}; gave up after {why}")
                 log.error("%s: delivery failed, gave up after %s: %s", label, why, exc)
                 continue
-            delay = delivery_backoff(
-                attempts,
-                base=self.policy.backoff_base,
-                cap=self.policy.backoff_cap,
-                retry_after=exc.retry_after,
-            )
             await self.db(self.store.mark_retry, row.id, now, str(exc), now + delay)
             metrics.DELIVERIES.labels(row.notifier, "retry").inc()
             self.report.retry += 1
@@ -200,9 +212,26 @@ class _Run:
             log.warning("%s: %s", label, clean(note))
         log.info("%s: delivered %s", label, repr(clean(unit[0].alert.item.title, 120)))
 
-    async def lane(self, notifier: Notifier, rows: list[Delivery]) -> None:
+    async def lane(self, name: str, notifier: Notifier, budget: float | None) -> None:
+        """Claim and send this notifier's due rows, batch after batch, until none is due,
+        one fails, or ``budget`` seconds are spent (then the rest wait for the next tick)."""
+        until = None if budget is None else time.monotonic() + budget
+        while True:
+            rows = await self.db(self.store.claim_deliveries, [name], time.time(), LEASE, BATCH)
+            if not rows:
+                return
+            if not await self.send_rows(notifier, rows, until) or len(rows) < BATCH:
+                return
+
+    async def send_rows(
+        self, notifier: Notifier, rows: list[Delivery], until: float | None
+    ) -> bool:
+        """Send claimed rows in order; False when the lane should stop here."""
         units = _units(rows, notifier.max_batch)
         for i, unit in enumerate(units):
+            if until is not None and time.monotonic() > until:
+                await self.db(self.store.release, [r.id for u in units[i:] for r in u])
+                return False
             try:
                 healthy = await self._attempt(notifier, unit)
             except asyncio.CancelledError:
@@ -214,7 +243,8 @@ class _Run:
             if not healthy:
                 # This receiver is unwell: leave its other rows for the next tick.
                 await self.db(self.store.release, [r.id for u in units[i + 1 :] for r in u])
-                return
+                return False
+        return True
 
     async def _attempt(self, notifier: Notifier, unit: list[Delivery]) -> bool:
         """Send one unit and record the outcome; False when the receiver failed."""
@@ -234,11 +264,21 @@ class _Run:
         return False
 
     async def _send(self, notifier: Notifier, unit: list[Delivery]) -> str | None:
+        """One send under the total deadline ``delivery.timeout``: per-step timeouts
+        (httpx, SMTP) cannot stop a receiver that answers one byte a second."""
+        limit = self.policy.timeout
         self.in_flight.sends += 1
         try:
-            if len(unit) == 1 and unit[0].digest <= 0:
-                return await notifier.send(unit[0])
-            return await notifier.send_digest(unit)
+            async with asyncio.timeout(limit) as deadline:
+                if len(unit) == 1 and unit[0].digest <= 0:
+                    return await notifier.send(unit[0])
+                return await notifier.send_digest(unit)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise TransientDelivery(
+                f"notifier {notifier.name}: not done within {limit:g}s (delivery.timeout)"
+            ) from None
         finally:
             self.in_flight.sends -= 1
 
@@ -249,19 +289,20 @@ async def deliver_due(
     config: Config,
     pauses: dict[str, float] | None = None,
     in_flight: InFlight | None = None,
+    *,
+    drain: bool = False,
 ) -> DeliveryReport:
-    """Deliver every due row once; return what happened. ``pauses`` (notifier -> time)
-    carries Retry-After holds from one tick to the next."""
+    """Deliver due rows, each notifier in its own lane; return what happened, with what
+    is still due. ``pauses`` (notifier -> time) carries Retry-After holds from one tick to
+    the next. ``drain`` (``once``): send until nothing is due or a notifier fails; else
+    each notifier sends for at most one ``delivery.tick``."""
     report = DeliveryReport()
     pauses = {} if pauses is None else pauses
     now = time.time()
-    names = [
-        n for n in await active_notifiers(db, config) if n in notifiers and pauses.get(n, 0) <= now
-    ]
-    rows = await db(db.store.claim_deliveries, names, time.time(), LEASE, BATCH)
-    by_notifier: dict[str, list[Delivery]] = defaultdict(list)
-    for row in rows:
-        by_notifier[row.notifier].append(row)
+    active = [n for n in await active_notifiers(db, config) if n in notifiers]
+    names = [n for n in active if pauses.get(n, 0) <= now]
+    budget = None if drain else config.delivery.tick
     run = _Run(db, config, report, pauses, in_flight or InFlight())
-    await asyncio.gather(*(run.lane(notifiers[n], lane) for n, lane in by_notifier.items()))
+    await asyncio.gather(*(run.lane(n, notifiers[n], budget) for n in names))
+    report.left = await db(db.store.due_counts, active, time.time())
     return report

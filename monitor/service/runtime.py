@@ -184,8 +184,10 @@ class Runtime:
             task.cancel()
         return tasks
 
-    async def deliver(self) -> DeliveryReport:
-        return await deliver_due(self.db, self.notifiers, self.config, self._pauses, self.in_flight)
+    async def deliver(self, *, drain: bool = False) -> DeliveryReport:
+        return await deliver_due(
+            self.db, self.notifiers, self.config, self._pauses, self.in_flight, drain=drain
+        )
 
     async def aclose(self, db_wait: float = 5.0) -> bool:
         """Close the network clients and the parse pool, then stop the database thread

@@ -32,24 +32,37 @@ class OutboxStore(StoryStore):
     def claim_deliveries(
         self, notifiers: Sequence[str], now: float, lease: float, limit: int
     ) -> list[Delivery]:
-        """Lease due outbox rows. A row whose lease ran out (crash mid-send) is due again."""
-        if not notifiers:
-            return []
-        marks = ",".join("?" * len(notifiers))
+        """Lease due outbox rows, at most ``limit`` per notifier (a fair share: one
+        notifier's backlog never keeps another's rows unclaimed). A row whose lease ran out
+        (crash mid-send) is due again."""
+        claimed: list[Any] = []
         with self.write() as conn:
-            rows = conn.execute(
-                f"{_SELECT} WHERE o.notifier IN ({marks}) AND ("
-                " (o.status = 'pending' AND o.next_attempt_at <= ?)"
-                " OR (o.status = 'sending' AND o.lease_until <= ?))"
-                " ORDER BY o.next_attempt_at, o.created_at LIMIT ?",
-                (*notifiers, now, now, limit),
-            ).fetchall()
+            for name in dict.fromkeys(notifiers):
+                claimed += conn.execute(
+                    f"{_SELECT} WHERE o.notifier = ? AND ("
+                    " (o.status = 'pending' AND o.next_attempt_at <= ?)"
+                    " OR (o.status = 'sending' AND o.lease_until <= ?))"
+                    " ORDER BY o.next_attempt_at, o.created_at, o.id LIMIT ?",
+                    (name, now, now, limit),
+                ).fetchall()
             conn.executemany(
                 "UPDATE outbox SET status = 'sending', lease_until = ?, updated_at = ?"
                 " WHERE id = ?",
-                [(now + lease, now, r[0]) for r in rows],
+                [(now + lease, now, r[0]) for r in claimed],
             )
-        return [_delivery(r) for r in rows]
+        return [_delivery(r) for r in claimed]
+
+    def due_counts(self, notifiers: Sequence[str], now: float) -> dict[str, int]:
+        """notifier -> rows due now and not sent (what a run leaves behind)."""
+        if not notifiers:
+            return {}
+        marks = ",".join("?" * len(notifiers))
+        rows = self.conn.execute(
+            f"SELECT notifier, count(*) FROM outbox WHERE notifier IN ({marks})"
+            " AND status IN ('pending', 'sending') AND next_attempt_at <= ? GROUP BY notifier",
+            (*notifiers, now),
+        ).fetchall()
+        return {str(r[0]): int(r[1]) for r in rows}
 
     def delivery(self, delivery_id: str) -> Delivery | None:
         row = self.conn.execute(f"{_SELECT} WHERE o.id = ?", (delivery_id,)).fetchone()

@@ -8,6 +8,8 @@ a Content-Length, sends half, closes), ``/scripted`` (writes the raw bytes set w
 ``FaultServer.script``: any status line and headers, however malformed, then closes).
 A ``SilentListener`` accepts and never answers.
 
+POST is answered like GET (after the body is read): a webhook that drips its answer.
+
 Every loop is bounded (by byte counts or a 60 s cap) and ``stop()`` ends the threads.
 """
 
@@ -57,6 +59,12 @@ class _Handler(BaseHTTPRequestHandler):
                 handler(query)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             pass
+
+    def do_POST(self) -> None:
+        # A receiver that misbehaves the same way (a webhook answering ``/drip``).
+        length = min(int(self.headers.get("Content-Length") or 0), 1 << 20)
+        self.rfile.read(length)
+        self.do_GET()
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)

@@ -12,7 +12,11 @@ Slack's documented limits on every POST body (docs/reliability.md):
 * ``text`` is present and non-empty;
 * at most 50 blocks; every text object (section text, section fields, context elements,
   header) at most 3000 characters (header 150, field 2000);
-* the whole message (``text`` plus every block text) at most 40,000 characters.
+* the whole message (``text`` plus every block text) at most 40,000 characters;
+* every block parses and validates as slack_sdk's Block Kit model says;
+* mrkdwn is well formed: every ``<`` opens a link or mention that ``>`` closes before the
+  next ``<``, and every ``&`` starts one of the three escapes Slack documents
+  (``&amp;``, ``&lt;``, ``&gt;``), so no text ends inside a link or an entity.
 
 A violation is recorded on the :class:`Post` and answered 400 ``invalid_blocks`` unless the
 script asked for an error anyway (a scripted 429/500 still wins: Slack rate-limits before
@@ -27,6 +31,7 @@ every socket operation, body size, sleep and record count, and ``stop()`` shuts 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -35,6 +40,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self, cast
+
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
 
 __all__ = [
     "Post",
@@ -297,6 +305,46 @@ def _text_objects(blocks: list[Any]) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"blocks[{i}] {kind} elements[{j}]", element
 
 
+_ENTITY = re.compile(r"&(?!(?:amp|lt|gt);)")
+
+
+def mrkdwn_violations(where: str, text: str) -> list[str]:
+    """Links and mentions closed, entities whole (Slack's mrkdwn formatting rules)."""
+    problems: list[str] = []
+    depth_at = -1
+    for i, ch in enumerate(text):
+        if ch == "<":
+            if depth_at >= 0:
+                problems.append(f"{where}: '<' at {i} inside the link opened at {depth_at}")
+            depth_at = i
+        elif ch == ">":
+            if depth_at < 0:
+                problems.append(f"{where}: raw '>' at {i} (must be &gt;)")
+            depth_at = -1
+    if depth_at >= 0:
+        problems.append(f"{where}: link opened at {depth_at} is never closed")
+    for m in _ENTITY.finditer(text):
+        problems.append(
+            f"{where}: broken entity at {m.start()}: {text[m.start() : m.start() + 8]!r}"
+        )
+    return problems
+
+
+def block_kit_violations(blocks: list[Any]) -> list[str]:
+    """What slack_sdk's Block Kit models refuse."""
+    problems: list[str] = []
+    for i, raw in enumerate(blocks):
+        try:
+            block = Block.parse(raw)
+            if block is None:
+                problems.append(f"blocks[{i}]: unknown block type {raw!r:.80}")
+                continue
+            block.validate_json()
+        except (SlackObjectFormationError, TypeError, KeyError, ValueError) as exc:
+            problems.append(f"blocks[{i}]: Block Kit: {exc}")
+    return problems
+
+
 def slack_violations(raw: bytes) -> list[str]:
     """Every way ``raw`` breaks Slack's documented incoming-webhook limits."""
     try:
@@ -311,6 +359,7 @@ def slack_violations(raw: bytes) -> list[str]:
         problems.append("text: missing or empty (required as the notification fallback)")
         text = ""
     total = len(text)
+    problems += mrkdwn_violations("text", text)
     if len(text) > SLACK_MAX_MESSAGE:
         problems.append(f"text: {len(text)} chars > {SLACK_MAX_MESSAGE}")
     blocks = doc.get("blocks", [])
@@ -331,9 +380,12 @@ def slack_violations(raw: bytes) -> list[str]:
             limit = SLACK_MAX_HEADER
         if len(value) > limit:
             problems.append(f"{where}: {len(value)} chars > {limit}")
+        if obj.get("type") == "mrkdwn":
+            problems += mrkdwn_violations(where, value)
         total += len(value)
     if total > SLACK_MAX_MESSAGE:
         problems.append(f"message: {total} chars > {SLACK_MAX_MESSAGE}")
+    problems += block_kit_violations(blocks)
     return problems
 
 

@@ -105,10 +105,13 @@ def similarity(title_a: str, lead_a: str, title_b: str, lead_b: str) -> float:
         # Different numbers in otherwise similar titles ("... number 1" / "... number 2",
         # a death toll, a date, a score) are more often two reports than one.
         t *= 0.5
+    # Short titles with no lead to compare are coarse evidence (4 of 6 words shared is
+    # 0.67): they need a near-identical title.
+    short = 0.15 if min(len(ta), len(tb)) < 7 else 0.0
     la, lb = features(lead_a), features(lead_b)
     if not la or not lb:
-        return t
+        return t - short
     lead = _overlap(la, lb)
     if lead == 0.0 and min(len(la), len(lb)) < 8:
-        return t
+        return t - short
     return 0.5 * t + 0.5 * lead

@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a feed or delivery failed (each reported), or no match 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -194,6 +195,7 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
 def check(ctx: click.Context, /, **given: Any) -> None:
     """Validate the config and every rule file and run each rule's examples."""
     from monitor.config import local_feed_problems
+    from monitor.matching.lint import rule_warnings
     from monitor.service.loading import load_all
 
     settings = _settings(ctx, **given)
@@ -207,6 +209,9 @@ def check(ctx: click.Context, /, **given: Any) -> None:
         _fail_config(ConfigError(missing))
         return
     rules = loaded.rules.rules
+    for rule in rules:
+        for warning in rule_warnings(rule):
+            click.echo(f"warning: {warning}", err=True)
     examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in rules)
     click.echo(
         f"ok: {settings['config_path']}: {len(loaded.config.feeds)} feeds, "
@@ -371,6 +376,53 @@ def status(ctx: click.Context, /, as_json: bool, **given: Any) -> None:
     from monitor.service import admin
 
     sys.exit(admin.status(_config_only(ctx, given), as_json))
+
+
+@cli.command("backtest")
+@common
+@click.argument("rule_file", type=click.Path(path_type=Path))
+@click.option("--since", default="30d", show_default=True, help="How far back: 30d, 12h, ...")
+@click.option(
+    "--against",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="An older version of the rule: also list what the new one gains and loses.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_context
+def backtest_cmd(
+    ctx: click.Context,
+    /,
+    rule_file: Path,
+    since: str,
+    against: Path | None,
+    as_json: bool,
+    **given: Any,
+) -> None:
+    """What would RULE_FILE have caught among the items stored in the database?"""
+    from monitor.config.validation import parse_duration
+    from monitor.service import backtest
+
+    config = _config_only(ctx, given)
+    try:
+        seconds = parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    try:
+        result = backtest.run(
+            config, rule_file, seconds, against, progress=not as_json and sys.stderr.isatty()
+        )
+    except ConfigError as exc:
+        _fail_config(exc)
+        return
+    except StateError as exc:
+        click.echo(f"newsmon: {exc}", err=True)
+        sys.exit(2)
+    if as_json:
+        click.echo(json.dumps(result.document(), ensure_ascii=False, indent=2))
+    else:
+        for line in backtest.render(result, since):
+            click.echo(line)
 
 
 @cli.command("send-test")

@@ -216,3 +216,28 @@ def test_test_rule_item_file_and_url(tmp_path: Path) -> None:
     both = newsmon("test-rule", str(rule), "--text", "x", "--url", str(feed))
     assert both.returncode == 2
     assert "exactly one of --text, --url and --item-file" in both.stderr
+
+
+def test_check_warns_about_rules_that_cannot_work(project: Path) -> None:
+    (project / "rules" / "dead.yaml").write_text(
+        "match:\n  any: [end of war, end-of-war declaration]\n  none: [War]\n", encoding="utf-8"
+    )
+    (project / "rules" / "nested.yaml").write_text(
+        "match:\n  all:\n    - any: [seoul]\n    - all: [summit talks]\n      none: [summit]\n",
+        encoding="utf-8",
+    )
+    (project / "rules" / "fine.yaml").write_text(
+        "match:\n  any: [end of war, armistice]\n  none: [war]\nnotify: []\n", encoding="utf-8"
+    )
+    result = newsmon("check", cwd=project)
+    assert result.returncode == 0, result.stderr  # warnings, not errors
+    assert result.stdout.startswith("ok:")
+    warnings = sorted(line for line in result.stderr.splitlines() if line.startswith("warning:"))
+    assert warnings == [
+        "warning: rules/dead.yaml:1:1: match: match can never match: its none: vetoes every"
+        " text its any:/all: needs",
+        "warning: rules/fine.yaml:4:1: notify: notify: [] records this rule's alerts but sends"
+        " none",
+        "warning: rules/nested.yaml:1:1: match: match.all[1] can never match: its none: vetoes"
+        " every text its any:/all: needs",
+    ]

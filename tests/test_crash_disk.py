@@ -99,7 +99,8 @@ def test_e4_sigterm_lets_the_in_flight_delivery_finish(
             answered = hook.answered
     log = daemon.output()
     assert code == 0, log
-    assert 1.5 < elapsed < 3.0 + 2.0, elapsed  # waited for the answer, not for the grace
+    # waited for the answer (3 s), not for the grace (10 s); the margin absorbs a loaded machine
+    assert 1.5 < elapsed < 3.0 + 5.0, elapsed
     assert answered == 1
     assert outbox_status(workspace.db) == [("archive", "sent", 1)]
     assert len(feed_server.requests) == fetches  # no new fetch after the signal
@@ -124,7 +125,7 @@ def test_e4_sigterm_with_a_hanging_receiver_exits_in_grace_then_delivers_once(
             code = daemon.proc.wait(timeout=20)
             elapsed = time.monotonic() - started
         assert code == 0, daemon.output()
-        assert elapsed < 2.0 + 3.0, elapsed
+        assert elapsed < 2.0 + 5.0, elapsed  # the 2 s grace, with a margin for a loaded machine
         assert outbox_status(workspace.db) == [("archive", "pending", 0)]
 
         hook.release()  # the hung request ends unanswered (its client is gone anyway)

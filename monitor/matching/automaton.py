@@ -15,8 +15,10 @@ fields.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import ahocorasick
+import re2
 
 from monitor.matching.normal import is_cjk, normalize
 
@@ -48,6 +50,29 @@ class Automaton:
     _by_text: dict[str, list[Key]] = field(default_factory=dict)
     _auto: ahocorasick.Automaton | None = None
     has_accent_keys: bool = False
+    # Every {regex:} element of every rule in one RE2 set: one pass per field tells which
+    # patterns match, however many there are (the regex counterpart of the automaton).
+    patterns: list[str] = field(default_factory=list)
+    _set: Any = None
+
+    def add_regex(self, pattern: str, case_sensitive: bool) -> int:
+        self.patterns.append(pattern if case_sensitive else f"(?i){pattern}")
+        self._set = None
+        return len(self.patterns) - 1
+
+    def regex_hits(self, raw: str) -> set[int]:
+        """Indexes of the patterns that match somewhere in ``raw`` (an NFKC text)."""
+        if not self.patterns or not raw:
+            return set()
+        if self._set is None:
+            options = re2.Options()
+            options.log_errors = False
+            rset = re2.Set.SearchSet(options)
+            for pattern in self.patterns:
+                rset.Add(pattern)
+            rset.Compile()
+            self._set = rset
+        return set(self._set.Match(raw) or ())
 
     def add(self, text: str, open_end: bool = False, accents: bool = False) -> Key:
         """Register a normalized literal; the same literal always gives the same key."""

@@ -115,7 +115,8 @@ class Compiler:
         if compiled.search("") is not None:
             self._problem(path, f"regular expression {pattern!r} matches the empty text")
             return None
-        return Regex(pattern, compiled, _path_text(path[:-1]), self.accents)
+        index = self.automaton.add_regex(nf, self.case_sensitive)
+        return Regex(pattern, compiled, _path_text(path[:-1]), self.accents, index)
 
     def near(self, data: Any, path: KeyPath) -> Near | None:
         if not isinstance(data, dict):
@@ -164,7 +165,11 @@ class Compiler:
             return None
         return Near(tuple(terms), within, ordered, _path_text(path[:-1]))
 
-    def group(self, data: dict[str, Any], path: KeyPath, depth: int) -> Group | None:
+    def group(
+        self, data: dict[str, Any], path: KeyPath, depth: int, bare: bool = False
+    ) -> Group | None:
+        """``bare``: ``match:`` written as a string or list (= any); its elements sit at
+        match[i] in the file, which is where errors must point."""
         if depth > MAX_DEPTH:
             self._problem(path, f"groups nest deeper than {MAX_DEPTH}")
             return None
@@ -183,7 +188,13 @@ class Compiler:
             if not isinstance(items, list) or not items:
                 self._problem((*path, key), "expected a non-empty list of terms or groups")
                 continue
-            compiled = [self.element(v, (*path, key, i), depth) for i, v in enumerate(items)]
+            if bare:
+                where = (
+                    [path] if isinstance(value, str) else [(*path, i) for i in range(len(items))]
+                )
+            else:
+                where = [(*path, key, i) for i in range(len(items))]
+            compiled = [self.element(v, w, depth) for v, w in zip(items, where, strict=True)]
             clauses[key] = tuple(c for c in compiled if c is not None)
         if not data:
             self._problem(path, "an empty group matches nothing")
@@ -199,7 +210,7 @@ class Compiler:
 def compile_match(data: Any, compiler: Compiler) -> Group | None:
     path: KeyPath = ("match",)
     if isinstance(data, str | list):
-        group = compiler.group({"any": data}, path, 0)
+        group = compiler.group({"any": data}, path, 0, bare=True)
     elif isinstance(data, dict) and ("near" in data or "regex" in data):
         node = compiler.special(data, path)
         group = Group(any=(node,), path="match") if node is not None else None

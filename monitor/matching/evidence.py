@@ -52,9 +52,9 @@ def span_of(leaf: Term | Near | Regex, scan: ItemScan, name: str) -> tuple[int, 
         m = leaf.compiled.search(raw)
         return m.span() if m else None
     if isinstance(leaf, Term):
-        found = leaf.spec.evidence_re.search(raw)
-        if found:
-            return found.span()
+        if leaf.spec.raw_re is not None:
+            found = leaf.spec.raw_re.search(raw)
+            return found.span() if found else None
         positions = leaf.positions(scan, name)
         return _word_span(raw, *positions[0]) if positions else None
     window = leaf.window(scan, name)

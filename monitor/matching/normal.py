@@ -33,6 +33,8 @@ HANGUL = "\uac00-\ud7a3"
 
 def is_cjk(ch: str) -> bool:
     code = ord(ch)
+    if code < 0x0E00:  # fast path: Latin, Greek, Cyrillic, Arabic, ... (most text)
+        return False
     return any(lo <= code <= hi for lo, hi in _CJK_RANGES)
 
 

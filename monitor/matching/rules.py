@@ -179,10 +179,13 @@ class RuleSet:
         self.automaton = automaton
         self._by_key: dict[int, list[Rule]] = {}
         self._always: list[Rule] = []  # rules no automaton key can rule out (a lone regex)
+        self._fields: set[str] = set()  # fields some rule reads: the others are not scanned
+        lengths = {k.index: len(k.text) for k in automaton.keys}
         for rule in rules:
             if not rule.enabled:
                 continue
-            keys = triggers(rule.root)
+            self._fields.update(rule.fields)
+            keys = triggers(rule.root, lengths)
             if keys is None:
                 self._always.append(rule)
             else:
@@ -200,7 +203,8 @@ class RuleSet:
         *,
         evidence: bool = True,
     ) -> list[MatchResult]:
-        scan = ItemScan(self.automaton, fields)
+        read = self._fields
+        scan = ItemScan(self.automaton, {k: v for k, v in fields.items() if k in read})
         candidates: dict[str, Rule] = {r.id: r for r in self._always}
         by_key = self._by_key
         for key in scan.found:

@@ -146,14 +146,12 @@ class Regex:
     def written(self) -> str:
         return self.pattern
 
+    index: int = -1  # in the automaton's RE2 set
+
     def found_in(self, scan: ItemScan, name: str) -> bool:
-        cache_key = (id(self), name)
-        hit = scan.cache.get(cache_key)
-        if hit is None:
-            hit = name in scan.texts and self.compiled.search(scan.raw(name, self.accents))
-            hit = hit is not None and hit is not False
-            scan.cache[cache_key] = hit
-        return bool(hit)
+        if name not in scan.texts:
+            return False
+        return self.index in scan.regex_hits(name, self.accents)
 
 
 Leaf = Term | Near | Regex
@@ -177,9 +175,11 @@ class Group:
 Node = Term | Near | Regex | Group
 
 
-def triggers(node: Node) -> frozenset[int] | None:
+def triggers(node: Node, lengths: dict[int, int] | None = None) -> frozenset[int] | None:
     """Automaton keys of which at least one must be found for ``node`` to hold; None when
-    no key is required (a regex can hold alone), so the rule is checked on every item."""
+    no key is required (a regex can hold alone), so the rule is checked on every item.
+    ``lengths`` (key -> literal length) picks, among ``all`` elements, the one whose
+    literals are longest: longer literals are rarer, so fewer items wake the rule."""
     if isinstance(node, Term):
         return frozenset([node.key])
     if isinstance(node, Near):
@@ -187,13 +187,14 @@ def triggers(node: Node) -> frozenset[int] | None:
         return frozenset([longest.key])
     if isinstance(node, Regex):
         return None
-    required = [t for t in (triggers(n) for n in node.all) if t is not None]
+    required = [t for t in (triggers(n, lengths) for n in node.all) if t is not None]
     if required:
-        return min(required, key=len)
+        size = lengths or {}
+        return min(required, key=lambda t: (len(t), -min(size.get(k, 0) for k in t)))
     if node.any:
         out: set[int] = set()
         for n in node.any:
-            t = triggers(n)
+            t = triggers(n, lengths)
             if t is None:
                 return None
             out |= t

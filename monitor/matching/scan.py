@@ -43,6 +43,15 @@ class ItemScan:
     def plain_of(self, name: str, accents: bool) -> str:
         return (self.folded if accents else self.plain).get(name, "")
 
+    def regex_hits(self, name: str, accents: bool) -> set[int]:
+        """Which of the automaton's regex patterns match this field (one RE2 set pass)."""
+        key = (-1, f"{name}:{accents}")
+        hits: set[int] | None = self.cache.get(key)
+        if hits is None:
+            hits = self.automaton.regex_hits(self.raw(name, accents))
+            self.cache[key] = hits
+        return hits
+
     def raw(self, name: str, accents: bool = False) -> str:
         """The NFKC text of a field (accent-folded for fold_accents rules)."""
         key = (name, accents)

@@ -38,7 +38,6 @@ class TermSpec:
     key: Piece  # the piece the automaton finds (the longest)
     plain_re: re.Pattern[str] | None  # verifier over the plain text
     raw_re: re.Pattern[str] | None  # verifier over the NFKC text
-    evidence_re: re.Pattern[str]  # finds the hit in the NFKC text, for snippets
     words: int  # how many words the term spans (a window must hold them)
 
 
@@ -51,11 +50,11 @@ _TOKEN = re.compile(
     r"|(?P<sep>.)",
     re.S,
 )
-# A neighbour that breaks a word boundary. Case-insensitive matching does not change this
-# class (a negated \W holds every letter in either case), and under IGNORECASE Python's
-# re compiler folds the whole CJK range for every term: 56 ms per term, 34 s for 200
-# rules (bench/cycle.py). Scoped case-sensitive, the same class costs a fraction of that.
-_NOT_BOUND = f"(?-i:[^\\W_{CJK_CLASS}])"
+# A word boundary: the neighbour is not a letter or digit, or it is CJK. The CJK class is
+# case-sensitive on purpose: under IGNORECASE, re would expand its 200,000 code points.
+_CJK = f"(?-i:[{CJK_CLASS}])"
+_START = f"(?:(?<![^\\W_])|(?<={_CJK}))"
+_END = f"(?:(?![^\\W_])|(?={_CJK}))"
 
 
 def _wildcards(nf: str, written: str) -> None:
@@ -111,7 +110,11 @@ def _word_pattern(word: str) -> str:
     return out
 
 
-def _raw_pattern(nf: str, case_sensitive: bool) -> tuple[str, bool]:
+# Cheap test for what needs a raw verifier: dotted abbreviations and kept symbols.
+_SPECIAL = re.compile(rf"{ABBREV.pattern}|[^\W_][+#]|(?:(?<=\s)|^)[#.@][^\W_]")
+
+
+def _raw_pattern(nf: str, case_sensitive: bool, cjk_bound: bool = True) -> tuple[str, bool]:
     """Regex over the NFKC text; also says whether the term keeps symbols or abbreviations."""
     tokens = [(m.lastgroup or "sep", m.group()) for m in _TOKEN.finditer(nf)]
     while tokens and tokens[0][0] == "sep":
@@ -151,13 +154,13 @@ def _raw_pattern(nf: str, case_sensitive: bool) -> tuple[str, bool]:
     elif first and is_cjk(first[0]):
         start = ""
     else:
-        start = f"(?<!{_NOT_BOUND})"
+        start = _START if cjk_bound else r"(?<![^\W_])"
     if last_kind == "tsym":
         end = r"(?![\w+#])"
     elif last_kind == "star" or (last and is_cjk(last[-1])):
         end = ""
     else:
-        end = f"(?!{_NOT_BOUND})"
+        end = _END if cjk_bound else r"(?![^\W_])"
     return start + body + end, special
 
 
@@ -172,9 +175,9 @@ def compile_term(written: str, *, case_sensitive: bool = False, accents: bool = 
         raise TermError(f"term {written!r} has no letters or digits")
     key = max(pieces, key=lambda p: len(p.text))
     plain_re = _plain_pattern(pieces) if len(pieces) > 1 else None
-    raw, special = _raw_pattern(nf, case_sensitive)
-    flags = 0 if case_sensitive else re.IGNORECASE
-    evidence = re.compile(raw, flags)
-    raw_re = evidence if (special or case_sensitive) else None
+    raw_re = None
+    if case_sensitive or _SPECIAL.search(nf):
+        raw, _ = _raw_pattern(nf, case_sensitive)
+        raw_re = re.compile(raw, 0 if case_sensitive else re.IGNORECASE)
     words = len(" ".join(p.text for p in pieces).split())
-    return TermSpec(pieces, key, plain_re, raw_re, evidence, words)
+    return TermSpec(pieces, key, plain_re, raw_re, words)

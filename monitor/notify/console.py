@@ -34,6 +34,8 @@ def render(delivery: Delivery) -> str:
     if link:
         lines.append(f"    link: {link}")
     lines.append(f"    matched: {', '.join(clean(m) for m in alert.matched)}")
+    for found in alert.evidence:  # why: the element that fired, and the text around it
+        lines.append(f"    why: {clean(found.clause)} in {found.field}: {clean(found.snippet)}")
     also = also_in(delivery)
     if also:
         lines.append(f"    {clean(also)}")

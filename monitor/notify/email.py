@@ -83,6 +83,16 @@ def forged_headers(msg: EmailMessage) -> list[str]:
     return sorted(names - HEADERS)
 
 
+def _bold(escaped: str, terms: tuple[str, ...]) -> str:
+    """<b> around each matched term in already-escaped text (across punctuation)."""
+    for term in terms:
+        words = [re.escape(html.escape(w)) for w in re.findall(r"\w+", term)]
+        if words:
+            pattern = re.compile(r"(?<!\w)(" + r"[\W_]+".join(words) + r")(?!\w)", re.IGNORECASE)
+            escaped = pattern.sub(lambda m: f"<b>{m.group(1)}</b>", escaped)
+    return escaped
+
+
 def _section(delivery: Delivery, rules: str | None = None) -> tuple[str, str]:
     """One alert as plain text and as HTML built only from escaped text."""
     alert = delivery.alert
@@ -103,6 +113,8 @@ def _section(delivery: Delivery, rules: str | None = None) -> tuple[str, str]:
     lines += [x[0].upper() + x[1:] for x in extra]
     if link:
         lines.append(f"Link: {link}")
+    why = [(f"{clean(e.clause)} in {e.field}", clean(e.snippet)) for e in alert.evidence]
+    lines += [f"Why: {label}: {snippet}" for label, snippet in why]
     if item.summary:
         lines += ["", clean(item.summary, 4000)]
     esc = html.escape
@@ -112,6 +124,10 @@ def _section(delivery: Delivery, rules: str | None = None) -> tuple[str, str]:
         f"<p>Rule: <b>{esc(clean(alert.rule_title))}</b> · Feed: {esc(alert.feed)}"
         f" · Published: {esc(item.published or 'unknown')}</p>"
         + (f"<p>Matched: {esc(matched)}</p>" if matched else "")
+        + "".join(
+            f"<p>Why ({esc(label)}): {_bold(esc(snippet), alert.matched)}</p>"
+            for label, snippet in why
+        )
         + "".join(f"<p>{esc(x[0].upper() + x[1:])}</p>" for x in extra)
         + f"<p>{esc(clean(item.summary, 4000))}</p>"
     )

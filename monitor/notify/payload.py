@@ -24,6 +24,7 @@ def alert_document(delivery: Delivery) -> dict[str, Any]:
             "feed": alert.feed,
         },
         "matched": list(alert.matched),
+        "snippets": alert.snippets,
     }
     if alert.story_id is not None:
         # Additive key: the story and the outlets known to carry it when the alert was made.

@@ -159,6 +159,11 @@ def alert_blocks(
         plain = _cut(clean(item.summary), snippet_limit)
         text = highlight(plain, alert.matched, SECTION_LIMIT)
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+    # Evidence: the text around each hit, the hit in bold (at most 3, to stay short).
+    for found in alert.evidence[:3] if snippet_limit else ():
+        label = f"_{escape(clean(found.clause))} in {escape(found.field)}_: "
+        why = highlight(clean(found.snippet), alert.matched, context_limit - len(label))
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": label + why}]})
     return blocks
 
 

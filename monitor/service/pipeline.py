@@ -148,6 +148,7 @@ async def poll_feed(
                 m.matched,
                 m.rule.notifiers(config),
                 m.rule.digests(config),
+                m.evidence,
                 m.rule.min_sources,
                 m.rule.within,
             )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from monitor.store.db import lock_holder
 from monitor.store.feeds import PRUNE_BATCH, PRUNE_SQL, FeedStore, more_to_prune
+from monitor.store.items import ItemStore, StoredItem
 from monitor.store.outbox import OutboxStore
 from monitor.store.rows import FeedState, PollOutcome, Route, StoryPolicy
 
 
-class Store(FeedStore, OutboxStore):
+class Store(FeedStore, OutboxStore, ItemStore):
     """An open newsmon database: every query newsmon makes is a method here."""
 
 
@@ -25,6 +26,7 @@ __all__ = [
     "PollOutcome",
     "Route",
     "Store",
+    "StoredItem",
     "StoryPolicy",
     "lock_holder",
     "more_to_prune",

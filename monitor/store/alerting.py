@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitor.models import Alert, Item, KeyedItem, Source, stable_id
-from monitor.store.rows import Route, StoryPolicy, digest_due
+from monitor.store.rows import Route, StoryPolicy, digest_due, evidence_from_json, evidence_json
 from monitor.store.stories import StoryStore, sources_json
 
 
@@ -26,6 +26,7 @@ def _route_json(r: Route) -> dict[str, Any]:
         "matched": list(r.matched),
         "notifiers": list(r.notifiers),
         "digests": list(r.digests),
+        "evidence": evidence_json(r.evidence),
         "min_sources": r.min_sources,
         "within": r.within,
     }
@@ -34,7 +35,8 @@ def _route_json(r: Route) -> dict[str, Any]:
 def _route_from(rule_id: str, d: dict[str, Any]) -> Route:
     return Route(
         rule_id, d["title"], tuple(d["matched"]), tuple(d["notifiers"]), tuple(d["digests"]),
-        d["min_sources"], d["within"],
+        evidence=evidence_from_json(d.get("evidence")), min_sources=d["min_sources"],
+        within=d["within"],
     )  # fmt: skip
 
 
@@ -140,18 +142,20 @@ class AlertWriter(StoryStore):
             item=item,
             matched=r.matched,
             created_at=now,
+            evidence=r.evidence,
             story_id=story_id,
             sources=tuple(sources),
         )
         inserted = conn.execute(
             "INSERT OR IGNORE INTO alerts (id, rule_id, rule_title, feed, item_id,"
             " story_link, title_key, title, link, summary, content, guid,"
-            " published, matched, created_at, story_id, sources)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " published, matched, created_at, evidence, story_id, sources)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.id, r.rule_id, r.rule_title, feed, item_id, link, tkey,
                 item.title, item.link, item.summary, item.content, item.guid,
-                item.published, json.dumps(list(r.matched)), now, story_id,
+                item.published, json.dumps(list(r.matched)), now, evidence_json(r.evidence),
+                story_id,
                 sources_json(sources) if story_id is not None else None,
             ),
         ).rowcount  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -282,13 +283,14 @@ class FeedStore(AlertWriter):
                 [(*row, now) for row in key_rows],
             )
             conn.executemany(
-                "INSERT OR IGNORE INTO items (id, feed, title, link, published, first_seen)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO items (id, feed, title, link, published, first_seen,"
+                " summary, content, author, tags, guid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (i, feed, ki.item.title, ki.item.link, ki.item.published, now)
-                    for i, ki in new_items
+                    (i, feed, it.title, it.link, it.published, now, it.summary, it.content,
+                     it.author, json.dumps(list(it.tags), ensure_ascii=False), it.guid)
+                    for i, it in ((i, ki.item) for i, ki in new_items)
                 ],
-            )
+            )  # fmt: skip
             alerts: list[Made] = []
             since = now - title_window
             for item_id, ki in new_items:

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.models import Alert, Delivery, Item, stable_id
+from monitor.store.rows import evidence_from_json
 from monitor.store.stories import StoryStore, sources_from_json
 
 _SELECT = (
     "SELECT o.id, o.notifier, o.attempts, o.digest, a.id, a.rule_id, a.rule_title, a.feed,"
     " a.title, a.summary, a.content, a.link, a.guid, a.published, a.matched, a.created_at,"
-    " a.kind, a.story_id, a.sources FROM outbox o JOIN alerts a ON a.id = o.alert_id"
+    " a.kind, a.evidence, a.story_id, a.sources FROM outbox o JOIN alerts a ON a.id = o.alert_id"
 )
 
 
@@ -23,7 +24,7 @@ def _delivery(r: Sequence[Any]) -> Delivery:
     )  # fmt: skip
     alert = Alert(
         r[4], r[5], r[6] or r[5], r[7], item, tuple(json.loads(r[14])), r[15], r[16],
-        story_id=r[17], sources=sources_from_json(r[18]),
+        evidence=evidence_from_json(r[17]), story_id=r[18], sources=sources_from_json(r[19]),
     )  # fmt: skip
     return Delivery(id=r[0], alert=alert, notifier=r[1], attempts=r[2], digest=r[3])
 

@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor.models import Alert
+from monitor.models import Alert, Evidence
+
+
+def evidence_json(evidence: tuple[Evidence, ...]) -> str:
+    return json.dumps(
+        [{"clause": e.clause, "term": e.term, "field": e.field, "snippet": e.snippet}
+         for e in evidence],
+        ensure_ascii=False,
+    )  # fmt: skip
+
+
+def evidence_from_json(raw: str | None) -> tuple[Evidence, ...]:
+    """Stored evidence back; an alert from before evidence was kept has none."""
+    try:
+        docs = json.loads(raw) if raw else []
+    except ValueError:
+        return ()
+    return tuple(
+        Evidence(str(d.get("clause", "")), str(d.get("term", "")), str(d.get("field", "")),
+                 str(d.get("snippet", "")))
+        for d in docs if isinstance(d, dict)
+    )  # fmt: skip
 
 
 def digest_due(now: float, window: float) -> float:
@@ -50,6 +72,7 @@ class Route:
     matched: tuple[str, ...]
     notifiers: tuple[str, ...]
     digests: tuple[float, ...] = ()  # per notifier: digest window in seconds (0 = instant)
+    evidence: tuple[Evidence, ...] = ()  # why the rule fired: clause and snippet per hit
     min_sources: int = 1  # alert once this many outlets carry the story ...
     within: float | None = None  # ... first seen within this many seconds (None: the window)
 

@@ -175,10 +175,23 @@ def _body_hash(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE feeds ADD COLUMN body_hashed_at FLOAT")
 
 
+def _item_text_and_evidence(db: sqlite_utils.Database) -> None:
+    """Items keep their text for backtests (``newsmon backtest``, as long as
+    ``retention.items`` keeps the item); alerts keep their evidence (clause and snippet
+    per hit, JSON) for the notifiers and the webhook's ``snippets``."""
+    items = db.table("items")
+    for column in ("summary", "content", "author", "tags", "guid"):
+        if column not in items.columns_dict:
+            items.add_column(column, str)
+    if "evidence" not in db.table("alerts").columns_dict:
+        db.table("alerts").add_column("evidence", str)
+
+
 # Index i migrates user_version i -> i+1. Append, never edit a released step.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _create_schema,
     _index_item_keys_by_item,
     _body_hash,
+    _item_text_and_evidence,
     _stories,
 ]

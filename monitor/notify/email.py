@@ -27,7 +27,7 @@ from pydantic import Field, field_validator
 
 from monitor.config import Count, Digest, Duration, NotifierSettings
 from monitor.errors import PermanentDelivery, TransientDelivery
-from monitor.models import Delivery
+from monitor.models import Alert, Delivery
 from monitor.notify.payload import also_in, by_story, digest_id, other_rules
 from monitor.text import clean, safe_url
 
@@ -93,11 +93,13 @@ def _bold(escaped: str, terms: tuple[str, ...]) -> str:
     return escaped
 
 
-def _section(delivery: Delivery, rules: str | None = None) -> tuple[str, str]:
-    """One alert as plain text and as HTML built only from escaped text."""
-    alert = delivery.alert
+def _section(
+    alert: Alert, rules: str | None = None, also_text: str | None = None
+) -> tuple[str, str]:
+    """One alert as plain text and as HTML built only from escaped text; ``rules`` and
+    ``also_text`` are the story lines ("also matched: ...", "also in: ...")."""
     item = alert.item
-    also = clean(also_in(delivery) or "")
+    also = clean(also_text or "")
     title = clean(item.title) or "(no title)"
     link = safe_url(item.link)
     matched = ", ".join(clean(m) for m in alert.matched)
@@ -152,7 +154,10 @@ def build_message(
     msg["To"] = ", ".join(config.to)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = f"<{message_id}@newsmon>"
-    parts = [_section(group[0], other_rules(group)) for group in by_story(deliveries)]
+    parts = [
+        _section(group[0].alert, other_rules(group), also_in(group[0]))
+        for group in by_story(deliveries)
+    ]
     msg.set_content("\n\n----\n\n".join(text for text, _ in parts) + "\n")
     body = "<hr>".join(markup for _, markup in parts)
     msg.add_alternative(f"<!doctype html><html><body>{body}</body></html>", subtype="html")

@@ -157,8 +157,10 @@ def _stories(db: sqlite_utils.Database) -> None:
         " item_id TEXT NOT NULL, item TEXT NOT NULL, route TEXT NOT NULL,"
         " matched_at REAL NOT NULL, PRIMARY KEY (rule_id, story_id))"
     )
-    db.execute("ALTER TABLE alerts ADD COLUMN story_id TEXT")
-    db.execute("ALTER TABLE alerts ADD COLUMN sources TEXT")
+    have = set(db.table("alerts").columns_dict)
+    for column in ("story_id", "sources"):
+        if column not in have:  # idempotent: a step re-run after a partial copy is harmless
+            db.execute(f"ALTER TABLE alerts ADD COLUMN {column} TEXT")
     # One alert per (rule, story), kept by the database (NULL story ids never collide).
     db.execute("CREATE UNIQUE INDEX IF NOT EXISTS alerts_rule_story ON alerts (rule_id, story_id)")
 

@@ -106,8 +106,8 @@ def test_an_alert_from_before_evidence_still_delivers(tmp_path: Path) -> None:
     conn.execute("ALTER TABLE alerts DROP COLUMN evidence")
     for column in ("summary", "content", "author", "tags", "guid"):
         conn.execute(f"ALTER TABLE items DROP COLUMN {column}")
-    before = MIGRATIONS.index(_item_text_and_evidence)
-    conn.execute(f"PRAGMA user_version={before}")  # just before evidence
+    # just before evidence (the stories step comes after it)
+    conn.execute(f"PRAGMA user_version={MIGRATIONS.index(_item_text_and_evidence)}")
     conn.execute(
         "INSERT INTO alerts (id, rule_id, rule_title, feed, item_id, title, matched, created_at,"
         " kind) VALUES ('a1', 'r', 'R', 'f', 'i1', 'Old alert', '[\"x\"]', 0, 'alert')"

@@ -16,7 +16,7 @@ from monitor.store.db import lock_holder
 from monitor.store.feeds import PRUNE_BATCH, PRUNE_SQL, FeedStore, more_to_prune
 from monitor.store.items import ItemStore, StoredItem
 from monitor.store.outbox import OutboxStore
-from monitor.store.rows import FeedState, PollOutcome, Route
+from monitor.store.rows import FeedState, PollOutcome, Route, StoryPolicy
 from monitor.store.workers import WorkerStore
 
 
@@ -47,6 +47,7 @@ __all__ = [
     "Route",
     "Store",
     "StoredItem",
+    "StoryPolicy",
     "is_unavailable",
     "lock_holder",
     "more_to_prune",

@@ -24,6 +24,10 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "item_keys": ("feed", "key"),
     "alert_keys": ("rule_id", "key"),
     "workers": ("id",),
+    "stories": ("id",),
+    "story_items": ("item_id",),
+    "story_keys": ("key", "first_seen", "item_id"),
+    "story_matches": ("rule_id", "story_id"),
 }
 
 _OR_IGNORE = re.compile(r"^\s*INSERT\s+OR\s+IGNORE\s+INTO\b", re.IGNORECASE)

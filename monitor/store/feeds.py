@@ -7,9 +7,9 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from monitor.models import Alert, Item, KeyedItem, stable_id
-from monitor.store.db import Database
-from monitor.store.rows import FeedState, PollOutcome, Route, digest_due, evidence_json
+from monitor.models import Item, KeyedItem, stable_id
+from monitor.store.alerting import AlertWriter, Made
+from monitor.store.rows import FeedState, PollOutcome, Route, StoryPolicy
 
 _IN_BATCH = 500  # host parameters per IN (...) query
 # Rows of each kind one retention transaction deletes: ~20-40 ms of write lock each at
@@ -62,7 +62,7 @@ def _state(r: Sequence[Any]) -> FeedState:
     )
 
 
-class FeedStore(Database):
+class FeedStore(AlertWriter):
     # -- feeds ------------------------------------------------------------------------
 
     def sync_feeds(self, feeds: Sequence[tuple[str, str]], now: float) -> None:
@@ -258,41 +258,6 @@ class FeedStore(Database):
             )
         return found
 
-    def _claim_story(
-        self, rule_id: str, link: str | None, tkey: str | None, now: float, since: float
-    ) -> bool:
-        """Take (rule, story) for a new alert inside the recording transaction; False when
-        the rule already alerted on the same link (ever, until pruned) or title key (since
-        ``since``). The primary key of ``alert_keys`` decides, so two workers recording
-        the same story at once get one alert: the second insert waits for the first
-        transaction and then finds the row."""
-        conn = self.conn
-        link_key = None if link is None else f"link:{link}"
-        if (
-            link_key is not None
-            and not conn.execute(
-                "INSERT INTO alert_keys (rule_id, key, created_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (rule_id, key) DO NOTHING",
-                (rule_id, link_key, now),
-            ).rowcount
-        ):
-            return False
-        if (
-            tkey is not None
-            and not conn.execute(
-                "INSERT INTO alert_keys (rule_id, key, created_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (rule_id, key) DO UPDATE SET created_at = excluded.created_at"
-                " WHERE alert_keys.created_at < ?",
-                (rule_id, f"title:{tkey}", now, since),
-            ).rowcount
-        ):
-            if link_key is not None:  # taken just above, in this transaction: give back
-                conn.execute(
-                    "DELETE FROM alert_keys WHERE rule_id = ? AND key = ?", (rule_id, link_key)
-                )
-            return False
-        return True
-
     def record_poll(
         self,
         feed: str,
@@ -307,12 +272,13 @@ class FeedStore(Database):
         last_modified: str | None,
         body_hash: str | None = None,
         before_commit: Callable[[], None] | None = None,
+        stories: StoryPolicy | None = None,
     ) -> PollOutcome:
         return self.retrying(
             lambda: self._record_poll(
                 feed, items, route, now=now, alert=alert, title_window=title_window,
                 next_check_at=next_check_at, etag=etag, last_modified=last_modified,
-                body_hash=body_hash, before_commit=before_commit,
+                body_hash=body_hash, before_commit=before_commit, stories=stories,
             )
         )  # fmt: skip
 
@@ -330,6 +296,7 @@ class FeedStore(Database):
         last_modified: str | None,
         body_hash: str | None = None,
         before_commit: Callable[[], None] | None = None,
+        stories: StoryPolicy | None = None,
     ) -> PollOutcome:
         """In ONE transaction: new item keys, items, alerts and one outbox row per
         (alert, notifier), and the feed's state. ``alert=False`` is the baseline poll.
@@ -368,57 +335,26 @@ class FeedStore(Database):
                     for i, it in ((i, ki.item) for i, ki in new_items)
                 ],
             )  # fmt: skip
-            alerts: list[Alert] = []
-            deliveries = 0
-            if alert:
-                since = now - title_window
-                routed = [(item_id, ki, route(ki.item)) for item_id, ki in new_items]
-                # Several workers recording the same stories in another order would
-                # deadlock on alert_keys: take every story key's lock first, in one
-                # global order (PostgreSQL; SQLite's BEGIN IMMEDIATE already serializes).
-                self.lock_names(
-                    f"{r.rule_id}\0{key}"
-                    for _, ki, routes in routed
-                    for r in routes
-                    for key in (ki.story_link, ki.title_key)
-                    if key is not None
-                )
-                for item_id, ki, routes in routed:
-                    item, link, tkey = ki.item, ki.story_link, ki.title_key
-                    for r in routes:
-                        if not self._claim_story(r.rule_id, link, tkey, now, since):
-                            continue
-                        record = Alert(
-                            id=stable_id(feed, item_id, r.rule_id),
-                            rule_id=r.rule_id,
-                            rule_title=r.rule_title,
-                            feed=feed,
-                            item=item,
-                            matched=r.matched,
-                            created_at=now,
-                            evidence=r.evidence,
-                        )
-                        conn.execute(
-                            "INSERT OR IGNORE INTO alerts (id, rule_id, rule_title, feed, item_id,"
-                            " story_link, title_key, title, link, summary, content, guid,"
-                            " published, matched, created_at, evidence)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                record.id, r.rule_id, r.rule_title, feed, item_id, link, tkey,
-                                item.title, item.link, item.summary, item.content, item.guid,
-                                item.published, json.dumps(list(r.matched)), now,
-                                evidence_json(r.evidence),
-                            ),
-                        )  # fmt: skip
-                        conn.executemany(
-                            "INSERT OR IGNORE INTO outbox (id, alert_id, notifier, status,"
-                            " attempts, next_attempt_at, created_at, updated_at, digest)"
-                            " VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
-                            [(stable_id(record.id, n), record.id, n, digest_due(now, w), now,
-                              now, w) for n, w in r.targets()],
-                        )  # fmt: skip
-                        deliveries += len(r.notifiers)
-                        alerts.append(record)
+            alerts: list[Made] = []
+            since = now - title_window
+            routed = {item_id: route(ki.item) for item_id, ki in new_items} if alert else {}
+            if any(routed.values()):
+                # Alert writers on PostgreSQL take one transaction lock first, so two
+                # workers recording the same stories cannot deadlock on alert_keys
+                # (SQLite's BEGIN IMMEDIATE already serializes every writer).
+                self.lock_names(["alerting"])
+            for item_id, ki in new_items:
+                story_id = None
+                if stories is not None and ki.story is not None:
+                    story_id = self.attach_story(
+                        conn, item_id, feed, ki.item.title, ki.item.link, ki.story_link,
+                        ki.story, now, stories,
+                    )  # fmt: skip
+                if alert:
+                    alerts += self._alerts_for(
+                        conn, feed, item_id, ki, routed[item_id], story_id, stories, now, since
+                    )
+            deliveries = sum(len(a.notifiers) for a in alerts)
             conn.execute(
                 "UPDATE feeds SET last_poll_at = ?, last_success_at = ?, last_status = 'ok',"
                 " last_error = NULL, error_count = 0, baseline_done = 1, next_check_at = ?,"
@@ -439,7 +375,7 @@ class FeedStore(Database):
             )
             if before_commit is not None:
                 before_commit()
-        return PollOutcome(len(new_items), alerts, deliveries)
+        return PollOutcome(len(new_items), [a.alert for a in alerts], deliveries)
 
     # -- housekeeping -----------------------------------------------------------------
 
@@ -466,14 +402,18 @@ class FeedStore(Database):
             old = [(r[0],) for r in conn.execute(PRUNE_SQL["old_alerts"], (alerts_before, limit))]
             outbox = conn.executemany(PRUNE_SQL["delete_deliveries"], old).rowcount
             alerts = conn.executemany(PRUNE_SQL["delete_alert"], old).rowcount
+            copies = self.prune_stories(conn, items_before)
             # story keys go with their alerts (indexed by created_at)
             conn.execute("DELETE FROM alert_keys WHERE created_at < ?", (alerts_before,))
-        return {"item_keys": keys, "items": items, "alerts": alerts, "deliveries": outbox}
+        return {
+            "item_keys": keys, "items": items, "alerts": alerts, "deliveries": outbox,
+            "story_items": copies,
+        }  # fmt: skip
 
     def prune(self, now: float, items_after: float, alerts_after: float) -> dict[str, int]:
         """All of retention (see :meth:`prune_batch`), batch after batch, each batch its
         own transaction. The daemon runs the batches itself, one database call each."""
-        totals = dict.fromkeys(("item_keys", "items", "alerts", "deliveries"), 0)
+        totals = dict.fromkeys(("item_keys", "items", "alerts", "deliveries", "story_items"), 0)
         while True:
             got = self.prune_batch(now - items_after, now - alerts_after)
             for name, count in got.items():

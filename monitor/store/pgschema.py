@@ -49,6 +49,26 @@ _V1 = (
     "CREATE INDEX feeds_next_check_at ON feeds (next_check_at)",
 )
 
+_STORIES = (
+    "CREATE TABLE stories (id TEXT PRIMARY KEY, title TEXT NOT NULL, first_seen REAL NOT NULL,"
+    " last_seen REAL NOT NULL, copies INTEGER NOT NULL DEFAULT 1)",
+    "CREATE INDEX stories_last_seen ON stories (last_seen)",
+    "CREATE TABLE story_items (item_id TEXT PRIMARY KEY, story_id TEXT NOT NULL,"
+    " feed TEXT NOT NULL, outlet TEXT NOT NULL, title TEXT NOT NULL, url TEXT, link_key TEXT,"
+    " first_seen REAL NOT NULL, ctitle TEXT NOT NULL, clead TEXT NOT NULL)",
+    "CREATE INDEX story_items_story ON story_items (story_id, first_seen)",
+    "CREATE INDEX story_items_first_seen ON story_items (first_seen)",
+    "CREATE TABLE story_keys (key TEXT NOT NULL, first_seen REAL NOT NULL,"
+    " item_id TEXT NOT NULL, PRIMARY KEY (key, first_seen, item_id))",
+    "CREATE INDEX story_keys_first_seen ON story_keys (first_seen)",
+    "CREATE TABLE story_matches (rule_id TEXT NOT NULL, story_id TEXT NOT NULL,"
+    " feed TEXT NOT NULL, item_id TEXT NOT NULL, item TEXT NOT NULL, route TEXT NOT NULL,"
+    " matched_at REAL NOT NULL, PRIMARY KEY (rule_id, story_id))",
+    "ALTER TABLE alerts ADD COLUMN story_id TEXT",
+    "ALTER TABLE alerts ADD COLUMN sources TEXT",
+    "CREATE UNIQUE INDEX alerts_rule_story ON alerts (rule_id, story_id)",
+)
+
 # Index i migrates version i -> i+1. Append, never edit a released step.
 PG_MIGRATIONS: list[tuple[str, ...]] = [
     _V1,
@@ -65,6 +85,7 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE items ADD COLUMN guid TEXT",
         "ALTER TABLE alerts ADD COLUMN evidence TEXT",
     ),
+    _STORIES,
     V2_WORKERS,
 ]
 

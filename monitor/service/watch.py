@@ -20,7 +20,6 @@ import os
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
-
 DEBOUNCE_MS = 500  # an editor's write + rename, or a `cp -r` of many rules: one reload
 STOP_WAIT = 2.0  # seconds a stop waits for the watcher thread (it checks every 50 ms)
 RULE_SUFFIXES = (".yaml", ".yml")

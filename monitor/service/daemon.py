@@ -345,9 +345,10 @@ class Daemon:
         )
         await self.stopping.wait()
         scheduler.shutdown(wait=False)
+        # _drain first, with no await before it: it snapshots the sends in flight.
+        await self._drain(config.delivery.shutdown_grace)
         if self.watcher is not None:
             await self.watcher.stop()
-        await self._drain(config.delivery.shutdown_grace)
         if self.web is not None:
             self.web.stop()
         self.db.submit(self.store.set_meta, "daemon", None)

@@ -65,6 +65,9 @@ class Automaton:
         """Indexes of the patterns that match somewhere in ``raw`` (an NFKC text)."""
         if not self.patterns or not raw:
             return set()
+        return set(self._regex_set().Match(raw) or ())
+
+    def _regex_set(self) -> Any:
         if self._set is None:
             options = re2.Options()
             options.log_errors = False
@@ -73,7 +76,7 @@ class Automaton:
                 rset.Add(pattern)
             rset.Compile()
             self._set = rset
-        return set(self._set.Match(raw) or ())
+        return self._set
 
     def add(self, text: str, open_end: bool = False, accents: bool = False) -> Key:
         """Register a normalized literal; the same literal always gives the same key."""
@@ -88,6 +91,13 @@ class Automaton:
             self._auto = None
             self._padded = None
         return key
+
+    def build(self) -> None:
+        """Build both automata and the regex set now (at load), not on the first item."""
+        self._built()
+        self._built_padded()
+        if self.patterns:
+            self._regex_set()
 
     def _built(self) -> ahocorasick.Automaton:
         if self._auto is None:

@@ -334,6 +334,26 @@ def alerts(
 
 @cli.command()
 @common
+@click.option("--since", default="24h", show_default=True, metavar="DURATION",
+              help="Stories with a copy first seen this recently (30m, 24h, 7d).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON array instead of text.")
+@click.pass_context
+def stories(ctx: click.Context, /, since: str, as_json: bool, **given: Any) -> None:
+    """Recent stories, newest first, each with its copies (outlet, feed, link)."""
+    from monitor.config.validation import parse_duration
+
+    config = _config_only(ctx, given)
+    try:
+        seconds = parse_duration(since)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--since") from exc
+    from monitor.service import storylist
+
+    storylist.show_stories(config, seconds, as_json)
+
+
+@cli.command()
+@common
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def feeds(ctx: click.Context, /, as_json: bool, **given: Any) -> None:

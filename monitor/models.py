@@ -19,6 +19,7 @@ class Item:
     published: str | None  # ISO 8601 UTC, "2021-11-10T03:42:00Z"
     author: str = ""
     tags: tuple[str, ...] = ()  # categories
+    source: str | None = None  # the item's own <source> (publisher), when the feed names one
 
     def fields(self, feed: str = "") -> dict[str, str]:
         """The texts a rule can read (``fields:``); ``feed`` is the feed's name and title."""
@@ -55,6 +56,27 @@ class KeyedItem:
     keys: tuple[str, ...]
     story_link: str | None
     title_key: str | None
+    story: StoryPrint | None = None
+
+
+@dataclass(frozen=True)
+class StoryPrint:
+    """What story grouping keeps of an item (``monitor/stories``): the cleaned title and
+    lead it verifies candidates with, the band keys it finds them by, and its outlet."""
+
+    title: str
+    lead: str
+    keys: tuple[str, ...]
+    outlet: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """One outlet that carried a story: its first copy's feed and link."""
+
+    outlet: str
+    feed: str
+    url: str | None
 
 
 @dataclass(frozen=True)
@@ -96,6 +118,8 @@ class Alert:
     created_at: float
     kind: str = "alert"  # "alert", or "notice" for operator notices from newsmon itself
     evidence: tuple[Evidence, ...] = ()
+    story_id: str | None = None
+    sources: tuple[Source, ...] = ()  # outlets carrying the story when the alert was made
 
     @property
     def snippets(self) -> list[str]:

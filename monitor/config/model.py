@@ -77,6 +77,7 @@ class FeedConfig(Strict):
     tags: list[str] = []
     enabled: bool = True
     backfill: bool = False
+    outlet: str | None = Field(default=None, min_length=1, max_length=200)
 
     @field_validator("url")
     @classmethod
@@ -150,6 +151,10 @@ class DedupeConfig(Strict):
     title_window: Duration = 7 * 86400.0
 
 
+class StoriesConfig(Strict):
+    window: Duration = 72 * 3600.0
+
+
 class RetentionConfig(Strict):
     items: Duration = 90 * 86400.0
     alerts: Duration = 365 * 86400.0
@@ -165,6 +170,7 @@ class _File(Strict):
     delivery: DeliveryConfig = DeliveryConfig()
     dedupe: DedupeConfig = DedupeConfig()
     retention: RetentionConfig = RetentionConfig()
+    stories: StoriesConfig = StoriesConfig()
     feed_files: list[str] = []
     watch: bool = True
 
@@ -184,6 +190,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     watch: bool = True
     files: tuple[Path, ...] = ()  # config.yaml and every feed file it pulled in
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
     # Where each feed is written (file marks, key path) and its url as written there.
     feed_marks: dict[str, tuple[Marks, tuple[str | int, ...]]] = field(
         default_factory=dict, repr=False
@@ -381,6 +388,7 @@ def load_config(path: Path, kinds: NotifierModels) -> Config:
         retention=parsed.retention,
         watch=parsed.watch,
         files=(path, *feed_paths),
+        stories=parsed.stories,
         feed_marks=feed_marks,
         feed_written=feed_written,
     )

@@ -157,6 +157,7 @@ def _entry_to_item(entry: Any, base: str = "") -> Item | None:
         published=_published(entry),
         author=clean(str(entry.get("author") or ""), 200),
         tags=_tags(entry.get("tags")),
+        source=_source(entry),
     )
 
 
@@ -168,6 +169,15 @@ def _tags(raw: Any) -> tuple[str, ...]:
         if term and term not in out:
             out.append(term)
     return tuple(out[:20])
+
+
+def _source(entry: Any) -> str | None:
+    """The publisher named by the entry's own ``<source>`` (RSS 2.0, Atom; Google News
+    sets it on every item), which is the outlet of a re-published item."""
+    source = entry.get("source")
+    if not isinstance(source, dict):
+        return None
+    return clean(str(source.get("title") or ""), 200) or None
 
 
 _BENIGN_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from monitor.config import SLUG, Config
-from monitor.config.validation import Digest, Strict, validate
+from monitor.config.validation import Digest, Duration, Strict, validate
 from monitor.config.yamlfile import Marks, load_yaml
 from monitor.errors import ConfigError, Problem
 from monitor.matching.automaton import Automaton
@@ -49,6 +49,10 @@ class _RuleFile(Strict):
     notify: list[str] | None = None
     digest: Digest | None = None
     examples: _Examples = _Examples()
+    # Corroboration (stories): alert once this many outlets carry the story, first seen
+    # within ``within`` (default: the config's stories.window).
+    min_sources: int = Field(default=1, ge=1, le=100)
+    within: Duration | None = Field(default=None, gt=0)
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class Rule:
     digest: float | None = None
     case_sensitive: bool = False
     fold_accents: bool = False
+    min_sources: int = 1
+    within: float | None = None
 
     def applies_to(self, feed_name: str, feed_tags: Iterable[str]) -> bool:
         if not self.feeds:
@@ -136,6 +142,8 @@ def load_rule(path: Path, automaton: Automaton, display: str | None = None) -> R
         digest=parsed.digest,
         case_sensitive=parsed.case_sensitive,
         fold_accents=parsed.fold_accents,
+        min_sources=parsed.min_sources,
+        within=parsed.within,
     )
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from monitor.config import Digest, NotifierSettings
 from monitor.models import Delivery
+from monitor.notify.payload import also_in, by_story, other_rules
 from monitor.text import clean, safe_url
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ def render(delivery: Delivery) -> str:
     lines.append(f"    matched: {', '.join(clean(m) for m in alert.matched)}")
     for found in alert.evidence:  # why: the element that fired, and the text around it
         lines.append(f"    why: {clean(found.clause)} in {found.field}: {clean(found.snippet)}")
+    also = also_in(delivery)
+    if also:
+        lines.append(f"    {clean(also)}")
     if item.summary:
         lines.append(f"    {clean(item.summary, 300)}")
     return "\n".join(lines) + "\n"
@@ -59,6 +63,12 @@ class ConsoleSender:
         stream = sys.stdout if self.config.stream == "stdout" else sys.stderr
         if len(deliveries) > 1:
             stream.write(f"=== DIGEST: {len(deliveries)} alerts\n")
-        stream.write("".join(render(d) for d in deliveries))
+        out = []
+        for group in by_story(deliveries):
+            out.append(render(group[0]))
+            rules = other_rules(group)
+            if rules:
+                out.append(f"    {clean(rules)}\n")
+        stream.write("".join(out))
         stream.flush()
         return None

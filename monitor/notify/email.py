@@ -28,7 +28,7 @@ from pydantic import Field, field_validator
 from monitor.config import Count, Digest, Duration, NotifierSettings
 from monitor.errors import PermanentDelivery, TransientDelivery
 from monitor.models import Alert, Delivery
-from monitor.notify.payload import digest_id
+from monitor.notify.payload import also_in, by_story, digest_id, other_rules
 from monitor.text import clean, safe_url
 
 if TYPE_CHECKING:
@@ -93,9 +93,13 @@ def _bold(escaped: str, terms: tuple[str, ...]) -> str:
     return escaped
 
 
-def _section(alert: Alert) -> tuple[str, str]:
-    """One alert as plain text and as HTML built only from escaped text."""
+def _section(
+    alert: Alert, rules: str | None = None, also_text: str | None = None
+) -> tuple[str, str]:
+    """One alert as plain text and as HTML built only from escaped text; ``rules`` and
+    ``also_text`` are the story lines ("also matched: ...", "also in: ...")."""
     item = alert.item
+    also = clean(also_text or "")
     title = clean(item.title) or "(no title)"
     link = safe_url(item.link)
     matched = ", ".join(clean(m) for m in alert.matched)
@@ -107,6 +111,8 @@ def _section(alert: Alert) -> tuple[str, str]:
     ]
     if matched:
         lines.append(f"Matched: {matched}")
+    extra = [clean(x) for x in (also, rules) if x]
+    lines += [x[0].upper() + x[1:] for x in extra]
     if link:
         lines.append(f"Link: {link}")
     why = [(f"{clean(e.clause)} in {e.field}", clean(e.snippet)) for e in alert.evidence]
@@ -124,6 +130,7 @@ def _section(alert: Alert) -> tuple[str, str]:
             f"<p>Why ({esc(label)}): {_bold(esc(snippet), alert.matched)}</p>"
             for label, snippet in why
         )
+        + "".join(f"<p>{esc(x[0].upper() + x[1:])}</p>" for x in extra)
         + f"<p>{esc(clean(item.summary, 4000))}</p>"
     )
     return "\n".join(lines), markup
@@ -147,7 +154,10 @@ def build_message(
     msg["To"] = ", ".join(config.to)
     msg["Date"] = formatdate(localtime=False)
     msg["Message-ID"] = f"<{message_id}@newsmon>"
-    parts = [_section(a) for a in alerts]
+    parts = [
+        _section(group[0].alert, other_rules(group), also_in(group[0]))
+        for group in by_story(deliveries)
+    ]
     msg.set_content("\n\n----\n\n".join(text for text, _ in parts) + "\n")
     body = "<hr>".join(markup for _, markup in parts)
     msg.add_alternative(f"<!doctype html><html><body>{body}</body></html>", subtype="html")

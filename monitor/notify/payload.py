@@ -12,7 +12,7 @@ from monitor.text import safe_url
 def alert_document(delivery: Delivery) -> dict[str, Any]:
     alert = delivery.alert
     item = alert.item
-    return {
+    doc: dict[str, Any] = {
         "type": alert.kind,
         "id": delivery.id,
         "rule": {"id": alert.rule_id, "title": alert.rule_title},
@@ -26,6 +26,46 @@ def alert_document(delivery: Delivery) -> dict[str, Any]:
         "matched": list(alert.matched),
         "snippets": alert.snippets,
     }
+    if alert.story_id is not None:
+        # Additive key: the story and the outlets known to carry it when the alert was made.
+        doc["story"] = {
+            "id": alert.story_id,
+            "sources": [
+                {"outlet": s.outlet, "feed": s.feed, "url": safe_url(s.url)} for s in alert.sources
+            ],
+        }
+    return doc
+
+
+def also_in(delivery: Delivery, limit: int = 3) -> str | None:
+    """ "also in: outlet, outlet, +N": the other outlets carrying the alert's story, for
+    the human-readable notifiers; None when the story is in one outlet only."""
+    alert = delivery.alert
+    if len(alert.sources) < 2:
+        return None
+    first = alert.sources[0].outlet
+    own = next((s.outlet for s in alert.sources if s.feed == alert.feed), first)
+    others = [s.outlet for s in alert.sources if s.outlet != own]
+    text = ", ".join(others[:limit])
+    if len(others) > limit:
+        text += f", +{len(others) - limit}"
+    return f"also in: {text}"
+
+
+def by_story(deliveries: list[Delivery]) -> list[list[Delivery]]:
+    """Digest rows grouped so each story is listed once (several rules may have alerted
+    on it), in first-seen order; alerts without a story stay on their own."""
+    groups: dict[str, list[Delivery]] = {}
+    for d in deliveries:
+        groups.setdefault(d.alert.story_id or f"alert:{d.id}", []).append(d)
+    return list(groups.values())
+
+
+def other_rules(group: list[Delivery]) -> str | None:
+    """ "also matched: Rule B, Rule C" for a story listed once in a digest."""
+    first = group[0].alert.rule_title
+    rest = list(dict.fromkeys(d.alert.rule_title for d in group[1:] if d.alert.rule_title != first))
+    return f"also matched: {', '.join(rest)}" if rest else None
 
 
 def digest_id(deliveries: list[Delivery]) -> str:

@@ -21,6 +21,7 @@ from monitor.config import Digest, Duration, NotifierSettings
 from monitor.errors import PermanentDelivery, TransientDelivery
 from monitor.models import Delivery
 from monitor.notify.http import classify, post
+from monitor.notify.payload import also_in, by_story, other_rules
 from monitor.text import clean, safe_url
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ def alert_blocks(
             ("matched " + ", ".join(f"`{escape(clean(m))}`" for m in alert.matched))
             if alert.matched
             else "",
+            escape(clean(also_in(delivery) or "")),
         )
         if part
     )
@@ -180,11 +182,15 @@ def digest_message(deliveries: list[Delivery]) -> dict[str, Any]:
     names = cut_mrkdwn(escape(", ".join(rules)), SECTION_LIMIT - 100)
     head = f"*newsmon digest*: {len(deliveries)} alerts ({names})"
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": head}}]
-    for d in deliveries:
+    for group in by_story(deliveries):
         blocks.append({"type": "divider"})
         # Short context per alert keeps a full digest well under Slack's 40,000 chars:
-        # 15 x (500 escaped title + 1000 link + 300 context) < 30,000.
-        blocks.extend(alert_blocks(d, snippet_limit=0, context_limit=300))
+        # 15 x (500 escaped title + 1000 link + 300 context) < 30,000. Each story once.
+        blocks.extend(alert_blocks(group[0], snippet_limit=0, context_limit=300))
+        also = other_rules(group)
+        if also:
+            text = cut_mrkdwn(escape(clean(also)), 300)
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": text}]})
     fallback = f"newsmon digest: {len(deliveries)} alerts"
     return {"text": fallback, "blocks": blocks, "unfurl_links": False}
 

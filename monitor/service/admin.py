@@ -63,6 +63,9 @@ def show_alerts(config: Config, limit: int, as_json: bool) -> None:
             f"{when(row['created_at'])}  {row['id']}  {row['rule_id']}  feed={row['feed']}{kind}"
         )
         click.echo(f"    {clean(row['title'] or '', 110)}")
+        if row["story"] is not None:
+            outlets = ", ".join(clean(s["outlet"], 60) for s in row["story"]["sources"])
+            click.echo(f"    story {row['story']['id']}: {outlets}")
         for d in row["deliveries"]:
             error = f"  {clean(d['last_error'], 160)}" if d["last_error"] else ""
             click.echo(f"    -> {d['notifier']:<16} {d['status']:<8} tries={d['attempts']}{error}")

@@ -12,7 +12,7 @@ from monitor.store.db import lock_holder
 from monitor.store.feeds import PRUNE_BATCH, PRUNE_SQL, FeedStore, more_to_prune
 from monitor.store.items import ItemStore, StoredItem
 from monitor.store.outbox import OutboxStore
-from monitor.store.rows import FeedState, PollOutcome, Route
+from monitor.store.rows import FeedState, PollOutcome, Route, StoryPolicy
 
 
 class Store(FeedStore, OutboxStore, ItemStore):
@@ -27,6 +27,7 @@ __all__ = [
     "Route",
     "Store",
     "StoredItem",
+    "StoryPolicy",
     "lock_holder",
     "more_to_prune",
 ]

@@ -6,9 +6,9 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from monitor.models import Alert, Item, KeyedItem, stable_id
-from monitor.store.db import Database
-from monitor.store.rows import FeedState, PollOutcome, Route, digest_due, evidence_json
+from monitor.models import Item, KeyedItem, stable_id
+from monitor.store.alerting import AlertWriter, Made
+from monitor.store.rows import FeedState, PollOutcome, Route, StoryPolicy
 
 _IN_BATCH = 500  # host parameters per IN (...) query
 # Rows of each kind one retention transaction deletes: ~20-40 ms of write lock each at
@@ -35,7 +35,7 @@ def more_to_prune(got: dict[str, int], limit: int = PRUNE_BATCH) -> bool:
     return max(got["item_keys"], got["alerts"]) >= limit
 
 
-class FeedStore(Database):
+class FeedStore(AlertWriter):
     # -- feeds ------------------------------------------------------------------------
 
     def sync_feeds(self, feeds: Sequence[tuple[str, str]], now: float) -> None:
@@ -238,24 +238,6 @@ class FeedStore(Database):
             )
         return found
 
-    def _already_alerted(
-        self, rule_id: str, link: str | None, tkey: str | None, since: float
-    ) -> bool:
-        if (
-            link is not None
-            and self.conn.execute(
-                "SELECT 1 FROM alerts WHERE rule_id = ? AND story_link = ? LIMIT 1", (rule_id, link)
-            ).fetchone()
-        ):
-            return True
-        return tkey is not None and bool(
-            self.conn.execute(
-                "SELECT 1 FROM alerts WHERE rule_id = ? AND title_key = ? AND created_at >= ?"
-                " LIMIT 1",
-                (rule_id, tkey, since),
-            ).fetchone()
-        )
-
     def record_poll(
         self,
         feed: str,
@@ -270,6 +252,7 @@ class FeedStore(Database):
         last_modified: str | None,
         body_hash: str | None = None,
         before_commit: Callable[[], None] | None = None,
+        stories: StoryPolicy | None = None,
     ) -> PollOutcome:
         """In ONE transaction: new item keys, items, alerts and one outbox row per
         (alert, notifier), and the feed's state. ``alert=False`` is the baseline poll.
@@ -308,46 +291,20 @@ class FeedStore(Database):
                     for i, it in ((i, ki.item) for i, ki in new_items)
                 ],
             )  # fmt: skip
-            alerts: list[Alert] = []
-            deliveries = 0
-            if alert:
-                since = now - title_window
-                for item_id, ki in new_items:
-                    item, link, tkey = ki.item, ki.story_link, ki.title_key
-                    for r in route(item):
-                        if self._already_alerted(r.rule_id, link, tkey, since):
-                            continue
-                        record = Alert(
-                            id=stable_id(feed, item_id, r.rule_id),
-                            rule_id=r.rule_id,
-                            rule_title=r.rule_title,
-                            feed=feed,
-                            item=item,
-                            matched=r.matched,
-                            created_at=now,
-                            evidence=r.evidence,
-                        )
-                        conn.execute(
-                            "INSERT OR IGNORE INTO alerts (id, rule_id, rule_title, feed, item_id,"
-                            " story_link, title_key, title, link, summary, content, guid,"
-                            " published, matched, created_at, evidence)"
-                            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (
-                                record.id, r.rule_id, r.rule_title, feed, item_id, link, tkey,
-                                item.title, item.link, item.summary, item.content, item.guid,
-                                item.published, json.dumps(list(r.matched)), now,
-                                evidence_json(r.evidence),
-                            ),
-                        )  # fmt: skip
-                        conn.executemany(
-                            "INSERT OR IGNORE INTO outbox (id, alert_id, notifier, status,"
-                            " attempts, next_attempt_at, created_at, updated_at, digest)"
-                            " VALUES (?, ?, ?, 'pending', 0, ?, ?, ?, ?)",
-                            [(stable_id(record.id, n), record.id, n, digest_due(now, w), now,
-                              now, w) for n, w in r.targets()],
-                        )  # fmt: skip
-                        deliveries += len(r.notifiers)
-                        alerts.append(record)
+            alerts: list[Made] = []
+            since = now - title_window
+            for item_id, ki in new_items:
+                story_id = None
+                if stories is not None and ki.story is not None:
+                    story_id = self.attach_story(
+                        conn, item_id, feed, ki.item.title, ki.item.link, ki.story_link,
+                        ki.story, now, stories,
+                    )  # fmt: skip
+                if alert:
+                    alerts += self._alerts_for(
+                        conn, feed, item_id, ki, route(ki.item), story_id, stories, now, since
+                    )
+            deliveries = sum(len(a.notifiers) for a in alerts)
             conn.execute(
                 "UPDATE feeds SET last_poll_at = ?, last_success_at = ?, last_status = 'ok',"
                 " last_error = NULL, error_count = 0, baseline_done = 1, next_check_at = ?,"
@@ -368,7 +325,7 @@ class FeedStore(Database):
             )
             if before_commit is not None:
                 before_commit()
-        return PollOutcome(len(new_items), alerts, deliveries)
+        return PollOutcome(len(new_items), [a.alert for a in alerts], deliveries)
 
     # -- housekeeping -----------------------------------------------------------------
 
@@ -395,12 +352,16 @@ class FeedStore(Database):
             old = [(r[0],) for r in conn.execute(PRUNE_SQL["old_alerts"], (alerts_before, limit))]
             outbox = conn.executemany(PRUNE_SQL["delete_deliveries"], old).rowcount
             alerts = conn.executemany(PRUNE_SQL["delete_alert"], old).rowcount
-        return {"item_keys": keys, "items": items, "alerts": alerts, "deliveries": outbox}
+            copies = self.prune_stories(conn, items_before)
+        return {
+            "item_keys": keys, "items": items, "alerts": alerts, "deliveries": outbox,
+            "story_items": copies,
+        }  # fmt: skip
 
     def prune(self, now: float, items_after: float, alerts_after: float) -> dict[str, int]:
         """All of retention (see :meth:`prune_batch`), batch after batch, each batch its
         own transaction. The daemon runs the batches itself, one database call each."""
-        totals = dict.fromkeys(("item_keys", "items", "alerts", "deliveries"), 0)
+        totals = dict.fromkeys(("item_keys", "items", "alerts", "deliveries", "story_items"), 0)
         while True:
             got = self.prune_batch(now - items_after, now - alerts_after)
             for name, count in got.items():

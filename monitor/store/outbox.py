@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor.models import Alert, Delivery, Item, stable_id
-from monitor.store.db import Database
 from monitor.store.rows import evidence_from_json
+from monitor.store.stories import StoryStore, sources_from_json
 
 _SELECT = (
     "SELECT o.id, o.notifier, o.attempts, o.digest, a.id, a.rule_id, a.rule_title, a.feed,"
     " a.title, a.summary, a.content, a.link, a.guid, a.published, a.matched, a.created_at,"
-    " a.kind, a.evidence FROM outbox o JOIN alerts a ON a.id = o.alert_id"
+    " a.kind, a.evidence, a.story_id, a.sources FROM outbox o JOIN alerts a ON a.id = o.alert_id"
 )
 
 
@@ -24,12 +24,12 @@ def _delivery(r: Sequence[Any]) -> Delivery:
     )  # fmt: skip
     alert = Alert(
         r[4], r[5], r[6] or r[5], r[7], item, tuple(json.loads(r[14])), r[15], r[16],
-        evidence_from_json(r[17]),
+        evidence=evidence_from_json(r[17]), story_id=r[18], sources=sources_from_json(r[19]),
     )  # fmt: skip
     return Delivery(id=r[0], alert=alert, notifier=r[1], attempts=r[2], digest=r[3])
 
 
-class OutboxStore(Database):
+class OutboxStore(StoryStore):
     def claim_deliveries(
         self, notifiers: Sequence[str], now: float, lease: float, limit: int
     ) -> list[Delivery]:
@@ -189,14 +189,22 @@ class OutboxStore(Database):
         """Newest alerts first, each with its deliveries (notifier, status, attempts,
         last error)."""
         alerts = self.conn.execute(
-            "SELECT id, created_at, kind, rule_id, feed, title, link FROM alerts"
+            "SELECT id, created_at, kind, rule_id, feed, title, link, story_id FROM alerts"
             " ORDER BY created_at DESC, id LIMIT ?",
             (limit,),
         ).fetchall()
         keys = ("id", "created_at", "kind", "rule_id", "feed", "title", "link")
         out = []
         for row in alerts:
-            doc = dict(zip(keys, row, strict=True))
+            doc: dict[str, Any] = dict(zip(keys, row[:7], strict=True))
+            # The story as it is now: every outlet that carried it so far.
+            doc["story"] = None if row[7] is None else {
+                "id": row[7],
+                "sources": [
+                    {"outlet": s.outlet, "feed": s.feed, "url": s.url}
+                    for s in self.story_sources(self.conn, row[7])
+                ],
+            }  # fmt: skip
             doc["deliveries"] = [
                 dict(zip(("id", "notifier", "status", "attempts", "last_error", "sent_at"), d,
                          strict=True))

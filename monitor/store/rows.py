@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from monitor.models import Alert, Evidence
@@ -72,6 +73,8 @@ class Route:
     notifiers: tuple[str, ...]
     digests: tuple[float, ...] = ()  # per notifier: digest window in seconds (0 = instant)
     evidence: tuple[Evidence, ...] = ()  # why the rule fired: clause and snippet per hit
+    min_sources: int = 1  # alert once this many outlets carry the story ...
+    within: float | None = None  # ... first seen within this many seconds (None: the window)
 
     def targets(self) -> list[tuple[str, float]]:
         windows = list(self.digests) + [0.0] * (len(self.notifiers) - len(self.digests))
@@ -83,3 +86,14 @@ class PollOutcome:
     new_items: int
     alerts: list[Alert]
     deliveries: int
+
+
+@dataclass(frozen=True)
+class StoryPolicy:
+    """How the store groups items into stories, decided in ``monitor/stories``: a new item
+    joins the story of its most ``similar`` earlier copy first seen within ``window``
+    seconds, if that similarity (0..1, over cleaned title and lead) is >= ``threshold``."""
+
+    window: float
+    similar: Callable[[str, str, str, str], float]
+    threshold: float

@@ -124,6 +124,47 @@ def _create_schema(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS item_keys_last_seen ON item_keys (last_seen)")
 
 
+def _stories(db: sqlite_utils.Database) -> None:
+    """Stories (copies of one report across outlets) and per-rule corroboration.
+    Portable DDL (PostgreSQL runs the same statements)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS stories ("
+        " id TEXT PRIMARY KEY, title TEXT NOT NULL, first_seen REAL NOT NULL,"
+        " last_seen REAL NOT NULL, copies INTEGER NOT NULL DEFAULT 1)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS stories_last_seen ON stories (last_seen)")
+    # One row per item in a story; ctitle/clead are the cleaned texts candidates are
+    # verified against, link_key the canonical link (same link = same story).
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS story_items ("
+        " item_id TEXT PRIMARY KEY, story_id TEXT NOT NULL, feed TEXT NOT NULL,"
+        " outlet TEXT NOT NULL, title TEXT NOT NULL, url TEXT, link_key TEXT,"
+        " first_seen REAL NOT NULL, ctitle TEXT NOT NULL, clead TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS story_items_story ON story_items (story_id, first_seen)")
+    db.execute("CREATE INDEX IF NOT EXISTS story_items_first_seen ON story_items (first_seen)")
+    # LSH band keys: the primary key is the look-up index (key, then the window bound).
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS story_keys ("
+        " key TEXT NOT NULL, first_seen REAL NOT NULL, item_id TEXT NOT NULL,"
+        " PRIMARY KEY (key, first_seen, item_id))"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS story_keys_first_seen ON story_keys (first_seen)")
+    # A rule matched a copy of a story but wants more sources first (min_sources).
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS story_matches ("
+        " rule_id TEXT NOT NULL, story_id TEXT NOT NULL, feed TEXT NOT NULL,"
+        " item_id TEXT NOT NULL, item TEXT NOT NULL, route TEXT NOT NULL,"
+        " matched_at REAL NOT NULL, PRIMARY KEY (rule_id, story_id))"
+    )
+    have = set(db.table("alerts").columns_dict)
+    for column in ("story_id", "sources"):
+        if column not in have:  # idempotent: a step re-run after a partial copy is harmless
+            db.execute(f"ALTER TABLE alerts ADD COLUMN {column} TEXT")
+    # One alert per (rule, story), kept by the database (NULL story ids never collide).
+    db.execute("CREATE UNIQUE INDEX IF NOT EXISTS alerts_rule_story ON alerts (rule_id, story_id)")
+
+
 def _index_item_keys_by_item(db: sqlite_utils.Database) -> None:
     # Retention asks "does any key still point at this item?" for each old item; without
     # this index that question scanned every key (5.6 s for one prune at 1M rows).
@@ -154,4 +195,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _index_item_keys_by_item,
     _body_hash,
     _item_text_and_evidence,
+    _stories,
 ]

@@ -105,7 +105,7 @@ def test_apprise_send_that_hangs_is_ended_by_the_deadline(
         )
         elapsed = time.monotonic() - started
     assert proc.returncode == 1, proc.stderr
-    assert elapsed < 20, elapsed
+    assert elapsed < 30, elapsed  # a hang runs into the 40 s bound above; 3 s deadline + start-up
     rows = deliveries(workspace)
     [row] = of(rows, "phone")
     assert (row["status"], row["attempts"]) == ("pending", 1)

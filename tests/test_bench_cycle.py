@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # the run itself is bounded at 240 s below; ~110 s on 2 cores
 def test_cycle_benchmark_smoke() -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "cycle.py"), "--smoke"],

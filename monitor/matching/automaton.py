@@ -49,6 +49,7 @@ class Automaton:
     _by_spec: dict[tuple[str, bool, bool, bool], Key] = field(default_factory=dict)
     _by_text: dict[str, list[Key]] = field(default_factory=dict)
     _auto: ahocorasick.Automaton | None = None
+    _padded: ahocorasick.Automaton | None = None
     has_accent_keys: bool = False
     # Every {regex:} element of every rule in one RE2 set: one pass per field tells which
     # patterns match, however many there are (the regex counterpart of the automaton).
@@ -64,6 +65,9 @@ class Automaton:
         """Indexes of the patterns that match somewhere in ``raw`` (an NFKC text)."""
         if not self.patterns or not raw:
             return set()
+        return set(self._regex_set().Match(raw) or ())
+
+    def _regex_set(self) -> Any:
         if self._set is None:
             options = re2.Options()
             options.log_errors = False
@@ -72,7 +76,7 @@ class Automaton:
                 rset.Add(pattern)
             rset.Compile()
             self._set = rset
-        return set(self._set.Match(raw) or ())
+        return self._set
 
     def add(self, text: str, open_end: bool = False, accents: bool = False) -> Key:
         """Register a normalized literal; the same literal always gives the same key."""
@@ -85,7 +89,15 @@ class Automaton:
             self._by_text.setdefault(text, []).append(key)
             self.has_accent_keys |= accents
             self._auto = None
+            self._padded = None
         return key
+
+    def build(self) -> None:
+        """Build both automata and the regex set now (at load), not on the first item."""
+        self._built()
+        self._built_padded()
+        if self.patterns:
+            self._regex_set()
 
     def _built(self) -> ahocorasick.Automaton:
         if self._auto is None:
@@ -97,11 +109,45 @@ class Automaton:
             self._auto = auto
         return self._auto
 
+    def _built_padded(self) -> ahocorasick.Automaton:
+        """The ASCII keys with a space on each edge that needs a word boundary (" war ",
+        " declar" for ``declar*``), for ASCII texts padded with a space at both ends: the
+        automaton itself then rejects hits inside words, and no neighbour check is left
+        for Python. (In ASCII text no neighbour can be CJK, the one exception.)"""
+        if self._padded is None:
+            words: dict[str, list[tuple[int, bool, int, int]]] = {}
+            for key in self.keys:
+                if not key.text.isascii():
+                    continue  # cannot occur in an ASCII text
+                lead = " " if key.bounded_start else ""
+                word = lead + key.text + (" " if key.bounded_end else "")
+                # end index of the word in the padded text -> start in the plain text
+                back = len(word) - len(lead)
+                words.setdefault(word, []).append((key.index, key.accents, back, len(key.text)))
+            auto = ahocorasick.Automaton()
+            for word, entries in words.items():
+                auto.add_word(word, tuple(entries))
+            if words:
+                auto.make_automaton()
+            self._padded = auto
+        return self._padded
+
     def find(self, normalized: str, accents: bool | None = False) -> Spans:
         """Keys found in one normalized text, with every span. ``accents``: which keys to
         accept (False: ordinary keys, True: fold_accents keys, None: both)."""
         found: Spans = {}
         if not self.keys or not normalized:
+            return found
+        if normalized.isascii():
+            padded = self._built_padded()
+            if len(padded) == 0:
+                return found
+            for end, entries in padded.iter(f" {normalized} "):
+                for index, key_accents, back, length in entries:
+                    if accents is not None and key_accents != accents:
+                        continue
+                    start = end - back
+                    found.setdefault(index, []).append((start, start + length))
             return found
         n = len(normalized)
         for end, keys in self._built().iter(normalized):

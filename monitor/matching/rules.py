@@ -191,6 +191,8 @@ class RuleSet:
             else:
                 for key in keys:
                     self._by_key.setdefault(key, []).append(rule)
+        # Built here so that loading pays for it, not the first item (~0.7 s at 10,000 rules).
+        automaton.build()
 
     def scan(self, fields: Mapping[str, str]) -> ItemScan:
         return ItemScan(self.automaton, fields)

@@ -215,6 +215,10 @@ def leaf_field(leaf: Leaf, scan: ItemScan, fields: Sequence[str]) -> str | None:
 def evaluate(node: Node, scan: ItemScan, fields: Sequence[str], fired: Fired) -> bool:
     """Is ``node`` satisfied? Appends the positive leaves that hit to ``fired``."""
     if not isinstance(node, Group):
+        # A term whose key is in no field cannot hold: one set lookup instead of a
+        # found_in call per field (most terms of a candidate rule are absent).
+        if type(node) is Term and node.key not in scan.found:
+            return False
         name = leaf_field(node, scan, fields)
         if name is None:
             return False

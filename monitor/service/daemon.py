@@ -41,6 +41,7 @@ from monitor.matching.rules import rule_files
 from monitor.service import metrics
 from monitor.service.dbthread import StoreThread
 from monitor.service.runtime import Loaded, Runtime, load_all
+from monitor.service.watch import FileWatch, watched_dirs
 from monitor.service.workers import config_hashes, new_worker_id
 from monitor.store import Store, more_to_prune
 
@@ -49,7 +50,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("newsmon.daemon")
 
-WATCH_EVERY = 2.0  # seconds between checks of config and rule file timestamps
+WATCH_EVERY = 2.0  # seconds between timestamp checks when notifications are unavailable
+# With notifications on, the timestamps are still compared this rarely: a change that
+# raises no notification (another host writing to a network file system) is seen too.
+WATCH_SAFETY_EVERY = 60.0
 HOUSEKEEPING_EVERY = 3600.0
 DB_CLOSE_WAIT = 2.0  # seconds a stop waits for database work (a lock held elsewhere: exit)
 
@@ -87,6 +91,8 @@ class Daemon:
         self.worker_id = new_worker_id()
         self.hashes = config_hashes(loaded.config)
         self._reloads: set[asyncio.Task[None]] = set()
+        self.watcher: FileWatch | None = None  # None: timestamps are checked every 2 s
+        self._checked_at = time.monotonic()
 
     @property
     def store(self) -> Store:
@@ -145,13 +151,57 @@ class Daemon:
         await self.runtime.pump(budget=0.8 * self.runtime.config.poll.tick)
 
     async def _watch(self) -> None:
+        """The APScheduler job: with notifications on, only a rare safety check."""
         if not self.runtime.config.watch:
+            return
+        if self.watcher is not None and time.monotonic() - self._checked_at < WATCH_SAFETY_EVERY:
+            return
+        await self._check_files("timestamp check")
+
+    async def _check_files(self, seen_by: str) -> None:
+        self._checked_at = time.monotonic()
+        if not self.runtime.config.watch or self.stopping.is_set():
             return
         signature = files_signature(self.runtime.loaded)
         if signature != self.signature:
             self.signature = signature
-            log.info("config or rule files changed: reloading")
-            await self.reload()
+            log.info("config or rule files changed (%s): reloading", seen_by)
+            try:
+                await self.reload()
+            except Exception:
+                log.exception("reload failed; the last good config stays active")
+
+    async def _start_watcher(self) -> None:
+        """Watch the config, feed file and rule directories with notifications; on
+        failure the watch job falls back to checking timestamps every 2 seconds."""
+        config = self.runtime.config
+        dirs = watched_dirs(config.files, config.rules_dir)
+        if self.watcher is not None:
+            if self.watcher.dirs == dirs and self.watcher.files == set(config.files):
+                return
+            await self.watcher.stop()
+            self.watcher = None
+        if not config.watch:
+            return
+
+        def failed(reason: str) -> None:
+            log.warning(
+                "file notifications unavailable (%s): checking config and rule file "
+                "timestamps every %gs instead",
+                reason,
+                WATCH_EVERY,
+            )
+            self.watcher = None
+
+        async def notified() -> None:
+            await self._check_files("file notification")
+
+        watcher = self.watcher = FileWatch(dirs, config.files, config.rules_dir, notified, failed)
+        await watcher.start()
+        if self.watcher is watcher:
+            log.debug("watching %s for changes", ", ".join(map(str, dirs)))
+            # A change between loading the files and the watches being set: seen here.
+            await self._check_files("timestamp check")
 
     async def _housekeeping(self) -> None:
         """Retention in short batches (each one transaction, one database call), so the
@@ -200,6 +250,10 @@ class Daemon:
         await self.runtime.replace(loaded)
         self.signature = files_signature(loaded)
         self.hashes = config_hashes(loaded.config)
+        if self.watcher is not None or (loaded.config.watch and not old.watch):
+            # New feed files or rules_dir: new directories. A task of its own: this reload
+            # may run inside the watcher's callback, which a restart waits for.
+            self._spawn(self._start_watcher())
         if self.scheduler is not None:
             for job_id, before, after in (
                 ("poll", old.poll.tick, loaded.config.poll.tick),
@@ -221,12 +275,15 @@ class Daemon:
         for problem in problems:
             log.error("reload failed, keeping the last good config: %s", problem)
 
+    def _spawn(self, job: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(job)
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
     def _on_signal(self, signum: int) -> None:
         if signum == signal.SIGHUP:
             log.info("SIGHUP: reloading %s", self.config_path)
-            task = asyncio.ensure_future(self.reload())
-            self._reloads.add(task)
-            task.add_done_callback(self._reloads.discard)
+            self._spawn(self.reload())
             return
         self.signals += 1
         if self.signals > 1:
@@ -302,6 +359,7 @@ class Daemon:
             log.info("status page on http://%s:%d/", host, self.web.port)
         scheduler = self.scheduler = self._schedule()
         scheduler.start()
+        await self._start_watcher()
         log.info(
             "newsmon %s running: %d feeds, %d rules, notifiers %s, database %s",
             __version__,
@@ -312,7 +370,10 @@ class Daemon:
         )
         await self.stopping.wait()
         scheduler.shutdown(wait=False)
+        # _drain first, with no await before it: it snapshots the sends in flight.
         await self._drain(config.delivery.shutdown_grace)
+        if self.watcher is not None:
+            await self.watcher.stop()
         if self.web is not None:
             self.web.stop()
         if self.store.shared:

@@ -22,7 +22,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.matching.automaton import Automaton
-from monitor.matching.rules import RuleSet, load_rule
+from monitor.matching.evidence import collect
+from monitor.matching.rules import RuleSet, _matched, load_rule
+from monitor.matching.ruletree import Fired, evaluate
 
 VOCAB = [
     "war", "wars", "warhammer", "end", "ending", "of", "declare", "declared",
@@ -149,3 +151,55 @@ def test_compiled_matcher_agrees_with_the_reference(
         expected = {f"r{i}" for i, match in enumerate(rules) if ref_element(match, words)}
         got = {r.rule.id for r in ruleset.match({"title": sample})}
         assert got == expected, (sample, words)
+
+
+FIELD_SETS = [None, ["title"], ["summary"], ["title", "summary"]]
+# Mostly plain terms (one word, no verifier): the ones the fast path decides by sets.
+plain_element = st.one_of(word, word, word, term, near())
+plain_group = st.fixed_dictionaries(
+    {"any": st.lists(plain_element, min_size=1, max_size=3)},
+    optional={
+        "all": st.lists(st.one_of(plain_element, nested), min_size=1, max_size=2),
+        "none": st.lists(plain_element, min_size=1, max_size=2),
+    },
+)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    rules=st.lists(st.tuples(group, st.sampled_from(FIELD_SETS)), min_size=1, max_size=6),
+    items=st.lists(st.tuples(text(), text()), min_size=1, max_size=4),
+)
+def test_fast_path_decides_and_explains_like_the_tree_walk(
+    tmp_path_factory: Any, rules: list[tuple[dict[str, Any], list[str] | None]], items: Any
+) -> None:
+    """``RuleSet.match`` decides plain terms by set operations (matching/plan.py); the
+    verdict, the terms it names and the evidence must be those of ``evaluate``, the
+    element-by-element walk that test-rule and backtest use, whatever fields a rule reads."""
+    folder: Path = tmp_path_factory.mktemp("rules")
+    automaton = Automaton()
+    loaded = []
+    for i, (match, fields) in enumerate(rules):
+        doc: dict[str, Any] = {"match": match}
+        if fields:
+            doc["fields"] = fields
+        path = folder / f"r{i}.yaml"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        loaded.append(load_rule(path, automaton))
+    ruleset = RuleSet(loaded, automaton)
+    for title, summary in items:
+        item = {"title": title, "summary": summary}
+        got = {r.rule.id: r for r in ruleset.match(item)}
+        scan = ruleset.scan(item)
+        for rule in loaded:
+            fired: Fired = []
+            ok = evaluate(rule.root, scan, rule.fields, fired)
+            assert (rule.id in got) == ok, (rule.id, item)
+            if ok:
+                assert got[rule.id].matched == _matched(fired)
+                assert got[rule.id].evidence == collect(fired, scan)

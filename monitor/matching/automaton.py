@@ -25,8 +25,10 @@ from monitor.matching.normal import is_cjk, normalize
 FIELDS = ("title", "summary", "content", "link", "author", "tags", "feed")
 
 Spans = dict[int, list[tuple[int, int]]]  # key index -> [(start, end)] in the plain text
+# Raw hits of the padded automaton: (end in the padded text, ((key, accents, back, length), ...))
+Hits = list[tuple[int, tuple[tuple[int, bool, int, int], ...]]]
 
-__all__ = ["FIELDS", "Automaton", "Key", "Spans", "normalize"]
+__all__ = ["FIELDS", "Automaton", "Hits", "Key", "Spans", "normalize"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,25 @@ class Automaton:
                 auto.make_automaton()
             self._padded = auto
         return self._padded
+
+    def ascii_hits(self, normalized: str) -> tuple[Hits, set[int]]:
+        """The padded automaton's raw hits in an ASCII text, and the keys they name. For
+        automata without ``fold_accents`` keys (every key applies): deciding a rule needs
+        only the keys, and ``ascii_spans`` turns the hits into positions if asked."""
+        padded = self._built_padded()
+        if not normalized or len(padded) == 0:
+            return [], set()
+        hits: Hits = list(padded.iter(f" {normalized} "))
+        return hits, {entry[0] for _, entries in hits for entry in entries}
+
+    @staticmethod
+    def ascii_spans(hits: Hits) -> Spans:
+        found: Spans = {}
+        for end, entries in hits:
+            for index, _, back, length in entries:
+                start = end - back
+                found.setdefault(index, []).append((start, start + length))
+        return found
 
     def find(self, normalized: str, accents: bool | None = False) -> Spans:
         """Keys found in one normalized text, with every span. ``accents``: which keys to

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from monitor.matching.normal import normalize
@@ -28,8 +29,8 @@ class Term:
     accents: bool = False
 
     def found_in(self, scan: ItemScan, name: str) -> bool:
-        spans = scan.spans.get(name)
-        if not spans or self.key not in spans:
+        keys = scan.keys_in.get(name)
+        if not keys or self.key not in keys:
             return False
         spec = self.spec
         if spec.plain_re is None and spec.raw_re is None:
@@ -64,7 +65,7 @@ class Term:
         if spec.plain_re is not None:
             spans = [m.span() for m in spec.plain_re.finditer(plain)]
         else:
-            spans = scan.spans[name][self.key]
+            spans = scan.spans_of(name)[self.key]
         return [(plain.count(" ", 0, s), plain.count(" ", 0, e)) for s, e in spans]
 
 
@@ -74,6 +75,11 @@ class Near:
     within: int
     ordered: bool
     path: str = "match"
+
+    @cached_property
+    def keys(self) -> frozenset[int]:
+        """The automaton keys of every term: the element cannot hold without them all."""
+        return frozenset(t.key for t in self.terms)
 
     @property
     def written(self) -> str:
@@ -99,7 +105,8 @@ class Near:
         return best
 
     def found_in(self, scan: ItemScan, name: str) -> bool:
-        if any(t.key not in scan.spans.get(name, {}) for t in self.terms):
+        keys = scan.keys_in.get(name)
+        if not keys or any(t.key not in keys for t in self.terms):
             return False
         window = self.window(scan, name)
         return window is not None and window[0] <= self.within

@@ -7,11 +7,13 @@ from __future__ import annotations
 import gc
 import re
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from monitor.matching import rules as rules_module
 from monitor.matching.rules import load_rules, rule_files
+from monitor.matching.ruletree import Term
 from monitor.matching.terms import compile_term
 
 
@@ -34,10 +36,16 @@ def test_a_shared_term_is_compiled_per_option_set(tmp_path: Path) -> None:
     )
     ruleset, problems = load_rules(folder)
     assert problems == []
-    plain, case, accents, plain2 = (r.root.any[0] for r in ruleset.rules)
-    assert plain.spec is plain2.spec and plain.key == plain2.key  # shared within a load
-    assert case.spec.raw_re is not None and plain.spec.raw_re is None
-    assert accents.accents and not plain.accents and accents.key != plain.key
+    terms = [r.root.any[0] for r in ruleset.rules]
+    assert all(isinstance(t, Term) for t in terms)
+    plain, case, accents, plain2 = cast(list[Term], terms)
+    assert plain.spec is plain2.spec
+    assert plain.key == plain2.key
+    assert case.spec.raw_re is not None
+    assert plain.spec.raw_re is None
+    assert accents.accents
+    assert not plain.accents
+    assert accents.key != plain.key
     by_id = {r.id: r for r in ruleset.rules}
     assert ruleset.match_text(by_id["a-plain"], "an apple pie")[0]
     assert not ruleset.match_text(by_id["b-case"], "an apple pie")[0]
@@ -48,9 +56,11 @@ def test_the_term_memo_keys_on_the_options() -> None:
     assert compile_term("C++") is compile_term("C++")
     sensitive = compile_term("C++", case_sensitive=True)
     assert sensitive is not compile_term("C++")
-    assert sensitive.raw_re is not None and not sensitive.raw_re.flags & re.IGNORECASE
+    assert sensitive.raw_re is not None
+    assert not sensitive.raw_re.flags & re.IGNORECASE
     raw = compile_term("C++").raw_re
-    assert raw is not None and raw.flags & re.IGNORECASE
+    assert raw is not None
+    assert raw.flags & re.IGNORECASE
 
 
 def test_a_term_error_is_reported_in_every_rule_that_has_it(tmp_path: Path) -> None:
@@ -103,6 +113,7 @@ def test_garbage_collection_is_left_as_it_was(tmp_path: Path, enabled: bool) -> 
             ruleset, problems = load_rules(folder)
         assert seen == [False, False]  # off while loading
         assert gc.isenabled() is enabled
-        assert len(ruleset.rules) == 1 and len(problems) == 1
+        assert len(ruleset.rules) == 1
+        assert len(problems) == 1
     finally:
         gc.enable() if was else gc.disable()

@@ -118,7 +118,7 @@ def test_what_the_fast_path_does_not_know_goes_to_the_python_loader(
 
 def test_duplicate_key_goes_to_the_python_loader_for_its_wording() -> None:
     # Even before a later syntax error: the Python loader decides which error is shown.
-    with pytest.raises(ConfigError, match="f.yaml:3:1: YAML syntax: while parsing"):
+    with pytest.raises(ConfigError, match=r"f\.yaml:3:1: YAML syntax: while parsing"):
         yamlfile.load_yaml_text("a: 1\na: 2\n]\n", "f.yaml")
 
 
@@ -126,12 +126,13 @@ def test_positions_are_found_when_first_asked_and_match_the_python_loader(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     text = EXTRA["flow-and-block"]
-    data, marks = yamlfile.load_yaml_text(text, "f.yaml")
+    _data, marks = yamlfile.load_yaml_text(text, "f.yaml")
     assert marks._positions is None  # not built for a file that needs none
     assert marks.problem(("f", 1, "h"), "x").line == 5
     monkeypatch.setattr(yamlfile, "_CParser", None)
     _, slow = yamlfile.load_yaml_text(text, "f.yaml")
-    assert marks.positions == slow.positions and marks == slow
+    assert marks.positions == slow.positions
+    assert marks == slow
 
 
 def test_file_size_limit_and_reading(tmp_path: Path) -> None:

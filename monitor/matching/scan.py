@@ -31,6 +31,7 @@ class ItemScan:
         self._hits: dict[str, Hits] = {}
         self._found_for: dict[tuple[str, ...], set[int]] = {}
         self._raw: dict[tuple[str, bool], str] = {}
+        self._regex: dict[tuple[str, bool], set[int]] = {}
         accent_keys = automaton.has_accent_keys
         for name, text in self.texts.items():
             plain = normalize(text)
@@ -83,11 +84,10 @@ class ItemScan:
 
     def regex_hits(self, name: str, accents: bool) -> set[int]:
         """Which of the automaton's regex patterns match this field (one RE2 set pass)."""
-        key = (-1, f"{name}:{accents}")
-        hits: set[int] | None = self.cache.get(key)
+        hits = self._regex.get((name, accents))
         if hits is None:
             hits = self.automaton.regex_hits(self.raw(name, accents))
-            self.cache[key] = hits
+            self._regex[(name, accents)] = hits
         return hits
 
     def raw(self, name: str, accents: bool = False) -> str:

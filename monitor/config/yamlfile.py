@@ -8,12 +8,14 @@ validation error on ``feeds[2].url`` can be reported as ``config.yaml:14:10``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from monitor.config.yamlfast import fast_load
 from monitor.errors import ConfigError, Problem
 
 MAX_FILE_BYTES = 1024 * 1024
@@ -31,18 +33,46 @@ def format_path(path: KeyPath) -> str:
     return out
 
 
-@dataclass
 class Marks:
-    """1-based (line, col) of every key and value in one YAML file, by key path."""
+    """1-based (line, col) of every key and value in one YAML file, by key path.
 
-    file: str
-    positions: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    A file read by the fast path keeps its text and finds the positions the first time
+    a problem needs one: a valid rule never does, and 10,000 loaded rules then hold no
+    position tables (~20 tuples a file, which every garbage collection had to walk)."""
+
+    def __init__(
+        self,
+        file: str,
+        positions: dict[KeyPath, tuple[int, int]] | None = None,
+        *,
+        source: str | None = None,
+    ) -> None:
+        self.file = file
+        self._source = source
+        self._positions = positions if positions is not None or source is not None else {}
+
+    @property
+    def positions(self) -> dict[KeyPath, tuple[int, int]]:
+        if self._positions is None:
+            self._positions = _positions_of(self._source or "", self.file)
+        return self._positions
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Marks):
+            return NotImplemented
+        return self.file == other.file and self.positions == other.positions
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Marks({self.file!r})"
 
     def at(self, path: KeyPath) -> tuple[int | None, int | None]:
         # Walk up to the nearest ancestor that has a position (pydantic sometimes adds
         # loc parts such as a union branch name that are not in the document).
+        positions = self.positions
         for end in range(len(path), -1, -1):
-            pos = self.positions.get(tuple(path[:end]))
+            pos = positions.get(tuple(path[:end]))
             if pos is not None:
                 return pos
         return None, None
@@ -65,11 +95,13 @@ class _StrictLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-# libyaml's parser (C) is ~7x faster than PyYAML's pure-Python one (0.13 s against 0.91 s
-# for 1,000 rule files). It resolves an alias to its anchor's node, so the alias's own
-# position is gone: a document that could hold an alias (any "*") and any document
-# libyaml rejects are read again by the Python loader, which reports exactly where.
-_CLoader: type[Any] | None = getattr(yaml, "CSafeLoader", None)
+# libyaml's parser (C) is far faster than PyYAML's pure-Python one; ``yamlfast`` reads its
+# events and hands anything unusual back to the Python loader (``_StrictLoader``).
+try:
+    from yaml import cyaml
+except ImportError:  # PyYAML built without libyaml: every file takes the Python path
+    cyaml = None  # type: ignore[assignment]
+_CParser: Any = getattr(cyaml, "CParser", None)
 
 
 def _mark(node: yaml.Node) -> tuple[int, int]:
@@ -106,39 +138,73 @@ def _build(loader: Any, node: yaml.Node, path: KeyPath, marks: Marks) -> Any:
     return loader.construct_object(node, deep=True)
 
 
-def load_yaml(path: Path, *, display: str | None = None) -> tuple[Any, Marks]:
+def _positions_of(text: str, name: str) -> dict[KeyPath, tuple[int, int]]:
+    """The positions of a document that loaded: the fast path again, else the Python one."""
+    positions: dict[KeyPath, tuple[int, int]] = {}
+    if _CParser is not None and fast_load(_CParser(text), positions)[0]:
+        return positions
+    marks = Marks(name, {})
+    loader = _StrictLoader(text)
+    try:
+        root = loader.get_single_node()
+        if root is not None:
+            _build(loader, root, (), marks)
+    finally:
+        loader.dispose()
+    return marks.positions
+
+
+def load_yaml(path: Path | str, *, display: str | None = None) -> tuple[Any, Marks]:
     """Parse one YAML file into plain data plus its ``Marks``; raise ``ConfigError``."""
     name = display or str(path)
-    marks = Marks(name)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ConfigError(
-                [Problem(name, None, None, "", f"file is {size} bytes; the limit is 1 MiB")]
-            )
-        text = path.read_bytes().decode("utf-8")
+        raw = _read_capped(path, name)
     except OSError as exc:
         raise ConfigError([Problem(name, None, None, "", f"cannot read: {exc.strerror}")]) from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             [Problem(name, None, None, "", f"not UTF-8 text (byte {exc.start})")]
         ) from None
-    return load_yaml_text(text, name, marks)
+    return load_yaml_text(text, name)
 
 
-def load_yaml_text(text: str, name: str, marks: Marks | None = None) -> tuple[Any, Marks]:
-    marks = marks or Marks(name)
-    if _CLoader is not None and "*" not in text:
-        fast = _CLoader(text)
-        try:
-            root = fast.get_single_node()
-            data = None if root is None else _build(fast, root, (), marks)
-        except yaml.YAMLError:
-            marks = Marks(name)  # read it again below, for the Python loader's message
-        else:
-            return data, marks
-        finally:
-            fast.dispose()
+def _read_capped(path: Path | str, name: str) -> bytes:
+    """The file's bytes, at most ``MAX_FILE_BYTES``. File descriptor calls, not ``open()``:
+    loading 10,000 rule files pays for every layer (docs/performance.md)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        info = os.fstat(fd)
+        size = info.st_size
+        if size > MAX_FILE_BYTES:
+            raise ConfigError(
+                [Problem(name, None, None, "", f"file is {size} bytes; the limit is 1 MiB")]
+            )
+        first = os.read(fd, size + 1)
+        if len(first) <= size and stat.S_ISREG(info.st_mode):
+            return first  # a short read of a regular file is its end: no second read
+        chunks = [first]
+        total = len(first)
+        while total <= MAX_FILE_BYTES and (chunk := os.read(fd, 65536)):
+            chunks.append(chunk)  # it grew since fstat, or a device that has no size
+            total += len(chunk)
+        if total > MAX_FILE_BYTES:
+            raise ConfigError(
+                [Problem(name, None, None, "", "file is larger than the 1 MiB limit")]
+            )
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def load_yaml_text(text: str, name: str) -> tuple[Any, Marks]:
+    if _CParser is not None:
+        done, data = fast_load(_CParser(text))
+        if done:
+            return data, Marks(name, source=text)
+    # The fast path gave up: the Python loader reads it again and has the final word.
+    marks = Marks(name)
     loader = _StrictLoader(text)
     try:
         root = loader.get_single_node()

@@ -46,8 +46,12 @@ class Automaton:
     """Finds which keys occur, with boundaries and positions, in one normalized text."""
 
     keys: list[Key] = field(default_factory=list)
-    _by_spec: dict[tuple[str, bool, bool, bool], Key] = field(default_factory=dict)
-    _by_text: dict[str, list[Key]] = field(default_factory=dict)
+    # "<bounded start><bounded end><accents>text" -> key ("101war"): a str, which the
+    # garbage collector does not track, where a tuple per key would be (load time).
+    _by_spec: dict[str, Key] = field(default_factory=dict)
+    # For the rule compiler: a written term (with its options) -> the first Term made of
+    # it, so a term shared by many rules is compiled and registered once per load.
+    terms: dict[Any, Any] = field(default_factory=dict)
     _auto: ahocorasick.Automaton | None = None
     _padded: ahocorasick.Automaton | None = None
     has_accent_keys: bool = False
@@ -80,13 +84,14 @@ class Automaton:
 
     def add(self, text: str, open_end: bool = False, accents: bool = False) -> Key:
         """Register a normalized literal; the same literal always gives the same key."""
-        spec = (text, not is_cjk(text[0]), not open_end and not is_cjk(text[-1]), accents)
+        start = not is_cjk(text[0])
+        end = not open_end and not is_cjk(text[-1])
+        spec = f"{start:d}{end:d}{accents:d}{text}"
         key = self._by_spec.get(spec)
         if key is None:
-            key = Key(len(self.keys), *spec)
+            key = Key(len(self.keys), text, start, end, accents)
             self.keys.append(key)
             self._by_spec[spec] = key
-            self._by_text.setdefault(text, []).append(key)
             self.has_accent_keys |= accents
             self._auto = None
             self._padded = None
@@ -101,8 +106,11 @@ class Automaton:
 
     def _built(self) -> ahocorasick.Automaton:
         if self._auto is None:
+            by_text: dict[str, list[Key]] = {}
+            for key in self.keys:
+                by_text.setdefault(key.text, []).append(key)
             auto = ahocorasick.Automaton()
-            for text, keys in self._by_text.items():
+            for text, keys in by_text.items():
                 auto.add_word(text, tuple(keys))
             if self.keys:
                 auto.make_automaton()

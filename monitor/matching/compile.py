@@ -6,6 +6,7 @@ none), ``{near: {terms: [...], within: N, ordered: false}}`` and ``{regex: PATTE
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from typing import Any
 
@@ -16,12 +17,13 @@ from monitor.config.yamlfile import KeyPath, Marks
 from monitor.errors import Problem
 from monitor.matching.automaton import Automaton
 from monitor.matching.ruletree import Group, Near, Node, Regex, Term
-from monitor.matching.terms import TermError, compile_term
+from monitor.matching.terms import TermError, compiled_term
 
 MAX_DEPTH = 8
 MAX_WITHIN = 1000
 
 
+@functools.lru_cache(maxsize=4096)  # few shapes (match.any[2], ...) recur in every rule file
 def _path_text(path: KeyPath) -> str:
     out = ""
     for part in path:
@@ -47,8 +49,10 @@ class Compiler:
     ) -> None:
         self.automaton = automaton
         self.marks = marks
-        self.case_sensitive = case_sensitive
-        self.accents = fold_accents
+        self.case_sensitive = bool(case_sensitive)
+        self.accents = bool(fold_accents)
+        self._options = self.case_sensitive or self.accents
+        self._known = automaton.terms
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
 
@@ -56,13 +60,21 @@ class Compiler:
         self.problems.append(self.marks.problem(path, message))
 
     def term(self, data: str, path: KeyPath) -> Term | None:
+        # The options are part of the memo key (a plain str for the default options: a
+        # str is not tracked by the garbage collector, a tuple is).
+        memo = (data, self.case_sensitive, self.accents) if self._options else data
+        known = self._known.get(memo)
+        if known is not None:  # the same term in an earlier rule: its spec and key
+            return Term(data, known.key, known.spec, _path_text(path), self.accents)
         try:
-            spec = compile_term(data, case_sensitive=self.case_sensitive, accents=self.accents)
+            spec = compiled_term(data, self.case_sensitive, self.accents)
         except TermError as exc:
             self._problem(path, str(exc))
             return None
         key = self.automaton.add(spec.key.text, spec.key.open_end, self.accents)
-        return Term(data, key.index, spec, _path_text(path), self.accents)
+        term = Term(data, key.index, spec, _path_text(path), self.accents)
+        self._known[memo] = term
+        return term
 
     def element(self, data: Any, path: KeyPath, depth: int) -> Node | None:
         if isinstance(data, str):
@@ -188,14 +200,21 @@ class Compiler:
             if not isinstance(items, list) or not items:
                 self._problem((*path, key), "expected a non-empty list of terms or groups")
                 continue
-            if bare:
-                where = (
-                    [path] if isinstance(value, str) else [(*path, i) for i in range(len(items))]
+            compiled = []
+            for i, item in enumerate(items):
+                if bare:
+                    where = path if isinstance(value, str) else (*path, i)
+                else:
+                    where = (*path, key, i)
+                # A term (most elements) skips element()'s dispatch: load time.
+                node = (
+                    self.term(item, where)
+                    if type(item) is str
+                    else self.element(item, where, depth)
                 )
-            else:
-                where = [(*path, key, i) for i in range(len(items))]
-            compiled = [self.element(v, w, depth) for v, w in zip(items, where, strict=True)]
-            clauses[key] = tuple(c for c in compiled if c is not None)
+                if node is not None:
+                    compiled.append(node)
+            clauses[key] = tuple(compiled)
         if not data:
             self._problem(path, "an empty group matches nothing")
         elif depth >= 1 and "any" not in data and "all" not in data and not typo:

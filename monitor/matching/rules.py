@@ -7,9 +7,11 @@ or a bare string or list (= ``any``). Elements are terms (strings) or nested gro
 
 from __future__ import annotations
 
+import gc
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,9 +34,15 @@ __all__ = ["MAX_DEPTH", "MatchResult", "Rule", "RuleSet", "load_rule", "load_rul
 FieldName = Literal["title", "summary", "content", "link", "author", "tags", "feed"]
 
 
+# Mutable defaults are written as factories: pydantic deep-copies a list or model default
+# on every validation (0.6 s of copying per 10,000 rule files); a factory is just called.
 class _Examples(Strict):
-    match: list[str] = []
-    no_match: list[str] = []
+    match: list[str] = Field(default_factory=list)
+    no_match: list[str] = Field(default_factory=list)
+
+
+def _default_fields() -> list[FieldName]:
+    return ["title", "summary", "content"]
 
 
 class _RuleFile(Strict):
@@ -44,11 +52,11 @@ class _RuleFile(Strict):
     match: Any
     case_sensitive: bool = False
     fold_accents: bool = False
-    fields: list[FieldName] = Field(default=["title", "summary", "content"], min_length=1)
-    feeds: list[str] = []
+    fields: list[FieldName] = Field(default_factory=_default_fields, min_length=1)
+    feeds: list[str] = Field(default_factory=list)
     notify: list[str] | None = None
     digest: Digest | None = None
-    examples: _Examples = _Examples()
+    examples: _Examples = Field(default_factory=_Examples)
     # Corroboration (stories): alert once this many outlets carry the story, first seen
     # within ``within`` (default: the config's stories.window).
     min_sources: int = Field(default=1, ge=1, le=100)
@@ -104,6 +112,10 @@ def _digest_of(config: Config, name: str) -> float:
 
 def load_rule(path: Path, automaton: Automaton, display: str | None = None) -> Rule:
     """Load one rule file into ``automaton``; raise ``ConfigError`` with every problem."""
+    return _load_rule(str(path), path.stem, automaton, display)
+
+
+def _load_rule(path: str, stem: str, automaton: Automaton, display: str | None) -> Rule:
     data, marks = load_yaml(path, display=display)
     if not isinstance(data, dict):
         raise ConfigError([marks.problem((), "a rule file must be a mapping (id, match, ...)")])
@@ -118,7 +130,7 @@ def load_rule(path: Path, automaton: Automaton, display: str | None = None) -> R
     problems += compiler.problems
     if problems or parsed is None or root is None:
         raise ConfigError(problems)
-    rule_id = parsed.id or path.stem
+    rule_id = parsed.id or stem
     if not re.fullmatch(SLUG, rule_id):
         raise ConfigError(
             [
@@ -148,11 +160,22 @@ def load_rule(path: Path, automaton: Automaton, display: str | None = None) -> R
 
 
 def rule_files(rules_dir: Path) -> list[Path]:
-    return sorted(
-        p
-        for p in (*rules_dir.glob("*.yaml"), *rules_dir.glob("*.yml"))
-        if not p.name.startswith(".")
-    )
+    """``*.yaml`` and ``*.yml`` (not hidden), sorted by name."""
+    return [rules_dir / name for name in _rule_names(rules_dir)]
+
+
+def _rule_names(rules_dir: Path) -> list[str]:
+    # One scandir sorted by name, not two globs sorted as paths: the same files (all in
+    # one folder, so by name is by path) at a tenth of the cost.
+    try:
+        with os.scandir(rules_dir) as entries:
+            return sorted(
+                e.name
+                for e in entries
+                if e.name.endswith((".yaml", ".yml")) and not e.name.startswith(".")
+            )
+    except OSError:
+        return []
 
 
 @dataclass(frozen=True)
@@ -243,8 +266,28 @@ class RuleSet:
         return ok, list(_matched(fired)) if ok else [], scan
 
 
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Loading 10,000 rules allocates millions of objects that all stay alive, and each
+    allocation burst makes the cyclic collector rescan the growing heap: ~0.7 s of a 3 s
+    load went to collections that found nothing. Nothing is freed later than it would be:
+    reference counting still frees at once, and the next collection finds the rest."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_rules(rules_dir: Path) -> tuple[RuleSet, list[Problem]]:
     """Load every rule file; problems from broken files are returned, the rest still load."""
+    with _no_cyclic_gc():
+        return _load_rules(rules_dir)
+
+
+def _load_rules(rules_dir: Path) -> tuple[RuleSet, list[Problem]]:
     automaton = Automaton()
     rules: list[Rule] = []
     problems: list[Problem] = []
@@ -252,10 +295,16 @@ def load_rules(rules_dir: Path) -> tuple[RuleSet, list[Problem]]:
         shown = os.path.relpath(rules_dir)
         return RuleSet([], automaton), [Problem(shown, None, None, "", "rules folder not found")]
     seen: dict[str, str] = {}
-    for path in rule_files(rules_dir):
-        display = os.path.relpath(path)
+    # Paths as str, the shown name from one relpath: at 10,000 files a Path object or a
+    # relpath per file is a visible part of the load time.
+    folder = str(rules_dir)
+    shown_dir = os.path.relpath(rules_dir)
+    for name in _rule_names(rules_dir):
+        display = name if shown_dir == "." else os.path.join(shown_dir, name)
         try:
-            rule = load_rule(path, automaton, display)
+            rule = _load_rule(
+                os.path.join(folder, name), os.path.splitext(name)[0], automaton, display
+            )
         except ConfigError as exc:
             problems += exc.problems
             continue

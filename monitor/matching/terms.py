@@ -15,6 +15,7 @@ between disjoint classes, so Python's ``re`` runs them without catastrophic back
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -164,7 +165,19 @@ def _raw_pattern(nf: str, case_sensitive: bool, cjk_bound: bool = True) -> tuple
     return start + body + end, special
 
 
+# Rules share many terms (a topic word, a name), and a TermSpec is immutable: compile each
+# (term, options) once per process. Bounded so that years of reloads cannot grow it forever.
+_MEMO = 1 << 17
+
+
 def compile_term(written: str, *, case_sensitive: bool = False, accents: bool = False) -> TermSpec:
+    """The spec of one written term; ``TermError`` (never cached) if it cannot be compiled."""
+    return compiled_term(written, bool(case_sensitive), bool(accents))
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def compiled_term(written: str, case_sensitive: bool, accents: bool) -> TermSpec:
+    """``compile_term`` with positional options (both bool): the memoized one."""
     nf = unicodedata.normalize("NFKC", written)
     if accents:
         nf = fold_accents(nf)

@@ -66,8 +66,22 @@ class StoryPrint:
 
     title: str
     lead: str
-    keys: tuple[str, ...]
+    keys: tuple[int, ...]  # band keys (:func:`band_key`)
     outlet: str
+
+
+# The kinds of story band key, in a key's top byte: title band b is TITLE_BAND + b, lead
+# band b is LEAD_BAND + b (b < 16), the canonical link is LINK_KEY.
+TITLE_BAND = 1
+LEAD_BAND = 17
+LINK_KEY = 33
+
+
+def band_key(kind: int, digest: bytes) -> int:
+    """A story band key as stored: its kind in the top byte, then the first 56 bits of its
+    digest. An integer (8 bytes in the index, against ~20 as text) that stays distinct
+    per band and kind; a collision only adds a candidate, which verification rejects."""
+    return (kind << 56) | int.from_bytes(digest[:7], "big")
 
 
 @dataclass(frozen=True)

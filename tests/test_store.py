@@ -219,6 +219,7 @@ def test_prune_forgets_old_keys_items_and_alerts(store: Store) -> None:
     pruned = store.prune_batch(T0 + 900, T0 + 900)
     assert pruned == {
         "item_keys": 2, "items": 1, "alerts": 1, "deliveries": 1, "story_items": 0,
+        "story_keys": 0,
     }  # fmt: skip
     # the story's alert key went with its alert: the same link alerts again
     assert record(store, "a", [keyed(1)], T0 + 2000) == (1, 1)

@@ -220,7 +220,10 @@ class Daemon:
             try:
                 while not self.stopping.is_set():
                     got = await self.db(
-                        self.store.prune_batch, now - retention.items, now - retention.alerts
+                        self.store.prune_batch,
+                        now - retention.items,
+                        now - retention.alerts,
+                        story_keys_before=now - self.runtime.config.stories.window,
                     )
                     for name, count in got.items():
                         pruned[name] = pruned.get(name, 0) + count

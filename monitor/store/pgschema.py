@@ -10,9 +10,15 @@ under an advisory lock, and DDL is transactional in PostgreSQL.
 from __future__ import annotations
 
 from monitor.errors import StateError
+from monitor.models import LEAD_BAND, LINK_KEY, TITLE_BAND
 from monitor.store.dialect import postgres_ddl
 from monitor.store.postgres import Pg
-from monitor.store.schema import MIGRATIONS, V2_WORKERS
+from monitor.store.schema import (
+    MIGRATIONS,
+    V2_WORKERS,
+    V7_STORY_KEYS_SWAP,
+    V7_STORY_KEYS_TABLE,
+)
 
 _V1 = (
     "CREATE TABLE feeds (name TEXT PRIMARY KEY, source_url TEXT, url TEXT NOT NULL,"
@@ -69,6 +75,17 @@ _STORIES = (
     "CREATE UNIQUE INDEX alerts_rule_story ON alerts (rule_id, story_id)",
 )
 
+# schema.text_band_key in SQL: the kind from the prefix in the top byte, then the first 56
+# bits (14 hex digits) of the digest.
+_V7_CONVERT = (
+    "INSERT INTO story_keys_v7 (key, first_seen, item_id)"
+    f" SELECT (CAST(CASE substr(key, 1, 1) WHEN 'u' THEN {LINK_KEY}"
+    f" WHEN 't' THEN {TITLE_BAND} + CAST(substr(split_part(key, ':', 1), 2) AS INTEGER)"
+    f" ELSE {LEAD_BAND} + CAST(substr(split_part(key, ':', 1), 2) AS INTEGER) END AS BIGINT)"
+    " << 56) | CAST(CAST('x' || substr(split_part(key, ':', 2), 1, 14) AS BIT(56)) AS BIGINT),"
+    " first_seen, item_id FROM story_keys ON CONFLICT DO NOTHING",
+)
+
 # Index i migrates version i -> i+1. Append, never edit a released step.
 PG_MIGRATIONS: list[tuple[str, ...]] = [
     _V1,
@@ -87,6 +104,7 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
     ),
     _STORIES,
     V2_WORKERS,
+    (V7_STORY_KEYS_TABLE, *_V7_CONVERT, *V7_STORY_KEYS_SWAP),
 ]
 
 _LOCK = 0x6E6577736D6F6E  # "newsmon": the advisory lock key of migrations

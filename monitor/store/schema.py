@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import sqlite_utils
 
+from monitor.models import LEAD_BAND, LINK_KEY, TITLE_BAND, band_key
+
 
 def _create_schema(db: sqlite_utils.Database) -> None:
     db.table("feeds").create(
@@ -219,6 +221,45 @@ def _statements(statements: tuple[str, ...]) -> Callable[[sqlite_utils.Database]
     return step
 
 
+# Version 7: story band keys as integers (models.band_key) in a WITHOUT ROWID table. At
+# 100,000 items inside the story window the text keys made a 3-million-row index whose
+# look-ups and page writes grew with it (docs/stories.md). The new table is created under
+# a temporary name, filled with every old key converted (so a story already in the window
+# still groups after the upgrade), then takes the old name.
+V7_STORY_KEYS_TABLE = (
+    "CREATE TABLE story_keys_v7 (key BIGINT NOT NULL, first_seen REAL NOT NULL,"
+    " item_id TEXT NOT NULL, PRIMARY KEY (key, first_seen, item_id)) WITHOUT ROWID"
+)
+V7_STORY_KEYS_SWAP = (
+    "DROP TABLE story_keys",
+    "ALTER TABLE story_keys_v7 RENAME TO story_keys",
+    "CREATE INDEX story_keys_first_seen ON story_keys (first_seen)",
+)
+
+
+def text_band_key(text: str) -> int:
+    """A version-6 key (``t3:<16 hex>``, ``l3:<16 hex>``, ``u:<20 hex>``) as the integer
+    ``monitor/stories`` now computes for the same item: the hex is the digest."""
+    prefix, _, digest = text.partition(":")
+    if prefix == "u":
+        kind = LINK_KEY
+    else:
+        kind = (TITLE_BAND if prefix[0] == "t" else LEAD_BAND) + int(prefix[1:])
+    return band_key(kind, bytes.fromhex(digest))
+
+
+def _integer_story_keys(db: sqlite_utils.Database) -> None:
+    db.execute(V7_STORY_KEYS_TABLE)
+    db.conn.create_function("newsmon_band_key", 1, text_band_key, deterministic=True)
+    db.execute(
+        "INSERT INTO story_keys_v7 (key, first_seen, item_id)"
+        " SELECT newsmon_band_key(key), first_seen, item_id FROM story_keys"
+        " ORDER BY 1, 2, 3 ON CONFLICT DO NOTHING"
+    )
+    for statement in V7_STORY_KEYS_SWAP:
+        db.execute(statement)
+
+
 # Index i migrates user_version i -> i+1. Append, never edit a released step; add the
 # same step to pgschema.PG_MIGRATIONS.
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
@@ -228,4 +269,5 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _item_text_and_evidence,
     _stories,
     _statements(V2_WORKERS),
+    _integer_story_keys,
 ]

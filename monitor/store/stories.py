@@ -1,10 +1,11 @@
 """Stories: the copies of one report, grouped inside the poll's transaction.
 
-Grouping one item is a look-up by band key (``story_keys``, indexed on ``(key,
-first_seen)``) restricted to items first seen within the story window, then a precise
-check of each candidate by the policy's similarity (``monitor/stories``): its cost depends
-on how many near-copies exist, not on how many items are stored. Plain SQL that also runs
-on PostgreSQL (no ``INSERT OR``, no ``WITHOUT ROWID``).
+Grouping one item is a look-up by band key (``story_keys``, integer keys indexed on
+``(key, first_seen)``) restricted to items first seen within the story window, then a
+precise check of each candidate by the policy's similarity (``monitor/stories``): its cost
+depends on how many near-copies exist, not on how many items are stored. Retention drops
+band keys older than the window (nothing reads them), so the index holds the window's
+items, not every stored one. Plain SQL that also runs on PostgreSQL (no ``INSERT OR``).
 
 Corroboration: a rule with ``min_sources`` > 1 leaves a pending match per (rule, story)
 in ``story_matches``; each later copy of that story re-counts the outlets, and the alert is
@@ -13,6 +14,7 @@ made once there are enough. One alert per (rule, story) is a unique index on ``a
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -26,6 +28,31 @@ from monitor.store.rows import StoryPolicy
 # 123: ..." x 500 made 500 x 200 verifications before).
 _CANDIDATES = 20
 _PER_KEY = 50
+
+
+@functools.lru_cache(maxsize=64)
+def _candidates_sql(n: int) -> str:
+    """One statement for an item's ``n`` band keys: per key only its newest holders (one
+    index range each), so a key that very many items share (a boilerplate lead, a title
+    template) cannot make the look-up scan them all; then the candidates sharing the most
+    keys (the MinHash estimate of similarity), newest first, with what verifies them.
+    One statement instead of one per key: ~33 round trips per item were most of the
+    look-up's cost (docs/stories.md)."""
+    per_key = (
+        "SELECT item_id, first_seen FROM story_keys WHERE key = ? AND first_seen >= ?"
+        f" ORDER BY first_seen DESC LIMIT {_PER_KEY}"
+    )
+    hits = " UNION ALL ".join(f"SELECT * FROM ({per_key}) AS k{i}" for i in range(n))
+    return (
+        "SELECT s.story_id, s.ctitle, s.clead, s.link_key, s.first_seen FROM"
+        f" (SELECT item_id, count(*) AS shared, max(first_seen) AS newest FROM ({hits})"
+        " AS hits GROUP BY item_id ORDER BY shared DESC, newest DESC, item_id LIMIT ?) AS c"
+        " JOIN story_items AS s ON s.item_id = c.item_id"
+    )
+
+
+def _pairs(keys: Sequence[int], since: float) -> list[object]:
+    return [value for key in keys for value in (key, since)]
 
 
 def sources_json(sources: Sequence[Source]) -> str:
@@ -77,31 +104,10 @@ class StoryStore(Database):
         if row is not None:
             return str(row[0])
         best: tuple[float, float, str] | None = None  # (score, -first_seen, story)
-        keys = list(sp.keys)
+        keys = list(dict.fromkeys(sp.keys))
         if keys:
-            # Per band key, only its newest holders (one index range each): a key that
-            # very many items share (a boilerplate lead, a title template) cannot make
-            # one item's look-up scan them all. Candidates sharing the most keys (the
-            # MinHash estimate of similarity) are verified first.
-            shared: dict[str, int] = {}
-            newest: dict[str, float] = {}
-            for key in dict.fromkeys(keys):
-                for item, seen in conn.execute(
-                    "SELECT item_id, first_seen FROM story_keys WHERE key = ?"
-                    " AND first_seen >= ? ORDER BY first_seen DESC LIMIT ?",
-                    (key, now - policy.window, _PER_KEY),
-                ):
-                    shared[item] = shared.get(item, 0) + 1
-                    newest[item] = seen
-            ids = sorted(shared, key=lambda i: (-shared[i], -newest[i]))[:_CANDIDATES]
-            rows = []
-            for start in range(0, len(ids), 400):
-                chunk = ids[start : start + 400]
-                rows += conn.execute(
-                    "SELECT story_id, ctitle, clead, link_key, first_seen FROM story_items"
-                    f" WHERE item_id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                ).fetchall()
+            since = now - policy.window
+            rows = conn.execute(_candidates_sql(len(keys)), [*_pairs(keys, since), _CANDIDATES])
             for story, ctitle, clead, other_link, first_seen in rows:
                 if link_key is not None and other_link == link_key:
                     score = 1.0
@@ -133,7 +139,7 @@ class StoryStore(Database):
         conn.executemany(
             "INSERT INTO story_keys (key, first_seen, item_id) VALUES (?, ?, ?)"
             " ON CONFLICT DO NOTHING",
-            [(k, now, item_id) for k in dict.fromkeys(keys)],
+            [(k, now, item_id) for k in keys],
         )
         return story_id
 
@@ -226,9 +232,25 @@ class StoryStore(Database):
         return {sid: self.story_sources(self.conn, sid) for sid in dict.fromkeys(story_ids)}
 
     def prune_stories(self, conn: Conn, before: float) -> int:
-        """Forget copies first seen before ``before`` and stories left without copies."""
-        conn.execute("DELETE FROM story_keys WHERE first_seen < ?", (before,))
+        """Forget copies first seen before ``before`` and stories left without copies
+        (their band keys are older still: :meth:`prune_story_keys` takes them)."""
         gone = conn.execute("DELETE FROM story_items WHERE first_seen < ?", (before,)).rowcount
         conn.execute("DELETE FROM stories WHERE id NOT IN (SELECT story_id FROM story_items)")
         conn.execute("DELETE FROM story_matches WHERE story_id NOT IN (SELECT id FROM stories)")
         return int(gone)
+
+    def prune_story_keys(self, conn: Conn, before: float, limit: int) -> int:
+        """Forget band keys of copies first seen before ``before``, oldest first: at least
+        ``limit`` of them when there are more (all of the last instant's, so a call
+        always makes progress), and the rest in later calls. Both statements walk the
+        ``first_seen`` index."""
+        row = conn.execute(
+            "SELECT first_seen FROM story_keys WHERE first_seen < ?"
+            " ORDER BY first_seen LIMIT 1 OFFSET ?",
+            (before, limit - 1),
+        ).fetchone()
+        if row is None:
+            return int(
+                conn.execute("DELETE FROM story_keys WHERE first_seen < ?", (before,)).rowcount
+            )
+        return int(conn.execute("DELETE FROM story_keys WHERE first_seen <= ?", (row[0],)).rowcount)

@@ -6,7 +6,9 @@ features, and of its lead features), indexed in the database; only items sharing
 key are candidates, and each candidate is verified by ``similarity`` on the features
 themselves. MinHash comes from datasketch (its ``affine32`` scheme with a fixed seed, so a
 key computed today matches one stored last week); the banding is ours, because its
-``MinHashLSH`` keeps the index in memory or Redis, not in our database.
+``MinHashLSH`` keeps the index in memory or Redis, not in our database. A key is a 64-bit
+integer (``models.band_key``: the band in the top byte, 56 bits of the band's digest), the
+smallest entry the index can hold.
 
 Band shape (docs/stories.md has the measurements): 16 bands of 3 rows. Two titles with
 feature Jaccard 0.5 share a band with probability 1-(1-0.5^3)^16 = 0.88, at 0.7 with
@@ -20,7 +22,7 @@ import re
 from functools import cache
 from typing import Any
 
-from monitor.models import StoryPrint
+from monitor.models import LEAD_BAND, LINK_KEY, TITLE_BAND, StoryPrint, band_key
 from monitor.stories.normalize import clean_lead, clean_title, features
 
 BANDS = 16
@@ -47,7 +49,7 @@ def _permutations() -> Any:
     return _minhash()(num_perm=BANDS * ROWS, seed=_SEED, scheme="affine32").permutations
 
 
-def _bands(prefix: str, feats: frozenset[str]) -> list[str]:
+def _bands(kind: int, feats: frozenset[str]) -> list[int]:
     if not feats:
         return []
     mh = _minhash()(num_perm=BANDS * ROWS, permutations=_permutations(), scheme="affine32")
@@ -56,7 +58,7 @@ def _bands(prefix: str, feats: frozenset[str]) -> list[str]:
     keys = []
     for band in range(BANDS):
         chunk = values[band * ROWS : (band + 1) * ROWS].tobytes()
-        keys.append(f"{prefix}{band}:{hashlib.blake2b(chunk, digest_size=8).hexdigest()}")
+        keys.append(band_key(kind + band, hashlib.blake2b(chunk, digest_size=8).digest()))
     return keys
 
 
@@ -70,9 +72,11 @@ def fingerprint(
     tf, lf = features(t), features(lead)
     # Too few features make keys that unrelated items share ("Story 12", a lead of
     # "Read more"): such an item is found through its link only.
-    keys = (_bands("t", tf) if len(tf) >= 3 else []) + (_bands("l", lf) if len(lf) >= 8 else [])
+    keys = (_bands(TITLE_BAND, tf) if len(tf) >= 3 else []) + (
+        _bands(LEAD_BAND, lf) if len(lf) >= 8 else []
+    )
     if link_key:
-        keys.append("u:" + hashlib.blake2b(link_key.encode(), digest_size=10).hexdigest())
+        keys.append(band_key(LINK_KEY, hashlib.blake2b(link_key.encode(), digest_size=10).digest()))
     return StoryPrint(t, lead, tuple(keys), outlet)
 
 

@@ -203,3 +203,26 @@ def test_fast_path_decides_and_explains_like_the_tree_walk(
             if ok:
                 assert got[rule.id].matched == _matched(fired)
                 assert got[rule.id].evidence == collect(fired, scan)
+
+
+def reference_normalize(text: str) -> str:
+    """``normalize`` as the README states it, one character at a time (no fast paths)."""
+    import unicodedata
+
+    from monitor.matching.normal import ABBREV
+
+    out = unicodedata.normalize("NFKC", text)
+    out = ABBREV.sub(lambda m: m.group().replace(".", ""), out).casefold()
+    out = "".join(c if unicodedata.category(c)[0] in "LNM" else " " for c in out)
+    out = " ".join(out.split())
+    return re.sub("([\uac00-\ud7a3]) (?=[\uac00-\ud7a3])", r"\1", out)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*"abcXYZ.. -_'1U.S.N\té종전", "ü", "İ"])))
+def test_normalize_fast_paths_agree_with_the_reference(text: str) -> None:
+    """ASCII text takes a byte-table path and most dotted text skips the abbreviation
+    pass; the result must be what the character-by-character definition gives."""
+    from monitor.matching.normal import normalize
+
+    assert normalize(text) == reference_normalize(text)

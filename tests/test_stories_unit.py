@@ -161,3 +161,28 @@ def test_digests_list_each_story_once(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert out.count("Title 1") == 1
     assert "also matched: Rule-B" in out
+
+
+def test_spelling_variants_skipped_only_where_they_cannot_match() -> None:
+    """``_canon`` skips a variant's regex when its literal is absent; the result must be
+    what applying every variant in order gives (a replacement can create a later match:
+    "s. korean" -> "south korean" -> "south korea")."""
+    import random
+    import unicodedata
+
+    from monitor.stories import normalize as norm
+
+    def every_pass(text: str) -> str:
+        for pattern, repl, _ in norm._VARIANTS:
+            text = pattern.sub(repl, text)
+        return text
+
+    pieces = ["s. korea", "s.korea", "n. korea", "rok", "dprk", "u.s.", "u. s. a.", "u.n. ",
+              "united states", "america", "washington", "seoul", "pyongyang", "south korean",
+              "north korean", "end-of-war", "korean", "n", " ", "x", "'s"]  # fmt: skip
+    rng = random.Random(11)
+    for _ in range(5000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 8)))
+        canon = norm._canon(text)
+        folded = unicodedata.normalize("NFKC", text).casefold().translate(norm._HANJA)
+        assert canon == every_pass(folded), text

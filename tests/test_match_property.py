@@ -114,6 +114,14 @@ group = st.fixed_dictionaries(
 )
 
 
+# Both property tests: many rule sets, each loaded from files (slow), so no deadline.
+PROPERTY = settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
 @st.composite
 def text(draw: st.DrawFn) -> str:
     words = draw(st.lists(word, max_size=25))
@@ -127,11 +135,7 @@ def text(draw: st.DrawFn) -> str:
 
 
 @pytest.mark.slow
-@settings(
-    max_examples=100,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@PROPERTY
 @given(
     rules=st.lists(group, min_size=1, max_size=6), texts=st.lists(text(), min_size=1, max_size=4)
 )
@@ -154,6 +158,14 @@ def test_compiled_matcher_agrees_with_the_reference(
 
 
 FIELD_SETS = [None, ["title"], ["summary"], ["title", "summary"]]
+# Single words only: rules RuleSet.match decides inline, several terms hitting at once.
+flat_group = st.fixed_dictionaries(
+    {"any": st.lists(word, min_size=2, max_size=4)},
+    optional={
+        "all": st.lists(word, min_size=1, max_size=2),
+        "none": st.lists(word, min_size=1, max_size=2),
+    },
+)
 # Mostly plain terms (one word, no verifier): the ones the fast path decides by sets.
 plain_element = st.one_of(word, word, word, term, near())
 plain_group = st.fixed_dictionaries(
@@ -166,13 +178,13 @@ plain_group = st.fixed_dictionaries(
 
 
 @pytest.mark.slow
-@settings(
-    max_examples=100,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@PROPERTY
 @given(
-    rules=st.lists(st.tuples(group, st.sampled_from(FIELD_SETS)), min_size=1, max_size=6),
+    rules=st.lists(
+        st.tuples(st.one_of(plain_group, flat_group), st.sampled_from(FIELD_SETS)),
+        min_size=1,
+        max_size=6,
+    ),
     items=st.lists(st.tuples(text(), text()), min_size=1, max_size=4),
 )
 def test_fast_path_decides_and_explains_like_the_tree_walk(

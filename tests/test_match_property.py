@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 from monitor.matching.automaton import Automaton
 from monitor.matching.evidence import collect
-from monitor.matching.rules import RuleSet, _matched, load_rule
+from monitor.matching.rules import RuleSet, load_rule
+from monitor.matching.ruleset import _matched
 from monitor.matching.ruletree import Fired, evaluate
 
 VOCAB = [

@@ -15,6 +15,7 @@ fields.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import ahocorasick
@@ -25,10 +26,8 @@ from monitor.matching.normal import is_cjk, normalize
 FIELDS = ("title", "summary", "content", "link", "author", "tags", "feed")
 
 Spans = dict[int, list[tuple[int, int]]]  # key index -> [(start, end)] in the plain text
-# Raw hits of the padded automaton: (end in the padded text, ((key, accents, back, length), ...))
-Hits = list[tuple[int, tuple[tuple[int, bool, int, int], ...]]]
 
-__all__ = ["FIELDS", "Automaton", "Hits", "Key", "Spans", "normalize"]
+__all__ = ["FIELDS", "Automaton", "Key", "Spans", "normalize"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +55,15 @@ class Automaton:
     terms: dict[Any, Any] = field(default_factory=dict)
     _auto: ahocorasick.Automaton | None = None
     _padded: ahocorasick.Automaton | None = None
+    # Per key index, for hits of the padded automaton: how far back from the end of the
+    # padded word the key starts, and its length (what a span is made of).
+    back: list[int] = field(default_factory=list)
+    length: list[int] = field(default_factory=list)
+    # ... and the padded word itself, whether it leads with a space, and how many spaces
+    # the key holds: ``word_positions`` finds one key's words with ``str.find``.
+    word: list[str] = field(default_factory=list)
+    lead: list[int] = field(default_factory=list)
+    inner: list[int] = field(default_factory=list)
     has_accent_keys: bool = False
     # Every {regex:} element of every rule in one RE2 set: one pass per field tells which
     # patterns match, however many there are (the regex counterpart of the automaton).
@@ -123,43 +131,57 @@ class Automaton:
         """The ASCII keys with a space on each edge that needs a word boundary (" war ",
         " declar" for ``declar*``), for ASCII texts padded with a space at both ends: the
         automaton itself then rejects hits inside words, and no neighbour check is left
-        for Python. (In ASCII text no neighbour can be CJK, the one exception.)"""
+        for Python. (In ASCII text no neighbour can be CJK, the one exception.) A word
+        maps to its key's index, or to a tuple of them when fold_accents keys exist (a
+        literal may then be two keys): ``ascii_keys`` gathers keys by C code alone.
+        ``word_positions`` finds one key's padded word again with ``str.find``."""
         if self._padded is None:
-            words: dict[str, list[tuple[int, bool, int, int]]] = {}
+            words: dict[str, list[int]] = {}
+            self.word = []
             for key in self.keys:
-                if not key.text.isascii():
-                    continue  # cannot occur in an ASCII text
                 lead = " " if key.bounded_start else ""
                 word = lead + key.text + (" " if key.bounded_end else "")
-                # end index of the word in the padded text -> start in the plain text
-                back = len(word) - len(lead)
-                words.setdefault(word, []).append((key.index, key.accents, back, len(key.text)))
+                self.word.append(word)
+                if key.text.isascii():  # (the others cannot occur in an ASCII text)
+                    words.setdefault(word, []).append(key.index)
+            # end index of the word in the padded text - back = start in the plain text
+            self.back = [len(k.text) + k.bounded_end for k in self.keys]
+            self.length = [len(k.text) for k in self.keys]
+            self.lead = [int(k.bounded_start) for k in self.keys]
+            self.inner = [k.text.count(" ") for k in self.keys]
             auto = ahocorasick.Automaton()
-            for word, entries in words.items():
-                auto.add_word(word, tuple(entries))
+            for word, indexes in words.items():
+                auto.add_word(word, tuple(indexes) if self.has_accent_keys else indexes[0])
             if words:
                 auto.make_automaton()
             self._padded = auto
         return self._padded
 
-    def ascii_hits(self, normalized: str) -> tuple[Hits, set[int]]:
-        """The padded automaton's raw hits in an ASCII text, and the keys they name. For
-        automata without ``fold_accents`` keys (every key applies): deciding a rule needs
-        only the keys, and ``ascii_spans`` turns the hits into positions if asked."""
+    def ascii_keys(self, padded_text: str) -> set[int]:
+        """The keys found in an ASCII text padded with a space at both ends, for automata
+        without ``fold_accents`` keys (every key applies). Deciding a rule needs only
+        the keys; ``word_positions`` works out where one key is, if asked."""
         padded = self._built_padded()
-        if not normalized or len(padded) == 0:
-            return [], set()
-        hits: Hits = list(padded.iter(f" {normalized} "))
-        return hits, {entry[0] for _, entries in hits for entry in entries}
+        if len(padded_text) < 3 or len(padded) == 0:
+            return set()
+        assert not self.has_accent_keys  # (their words map to tuples: see find)
+        return set(map(itemgetter(1), padded.iter(padded_text)))
 
-    @staticmethod
-    def ascii_spans(hits: Hits) -> Spans:
-        found: Spans = {}
-        for end, entries in hits:
-            for index, _, back, length in entries:
-                start = end - back
-                found.setdefault(index, []).append((start, start + length))
-        return found
+    def word_positions(self, padded_text: str, index: int) -> list[tuple[int, int]]:
+        """Word intervals (first, last) of one ASCII key in a padded ASCII text, in order:
+        ``str.find`` for its padded word, whose occurrences are exactly the automaton's."""
+        word = self.word[index]
+        lead = self.lead[index]
+        inner = self.inner[index]
+        count = padded_text.count
+        out = []
+        at = padded_text.find(word)
+        while at >= 0:
+            # spaces before the key in the plain text (the padding's own one excluded)
+            first = count(" ", 0, at + lead) - 1
+            out.append((first, first + inner))
+            at = padded_text.find(word, at + 1)
+        return out
 
     def find(self, normalized: str, accents: bool | None = False) -> Spans:
         """Keys found in one normalized text, with every span. ``accents``: which keys to
@@ -171,12 +193,13 @@ class Automaton:
             padded = self._built_padded()
             if len(padded) == 0:
                 return found
-            for end, entries in padded.iter(f" {normalized} "):
-                for index, key_accents, back, length in entries:
-                    if accents is not None and key_accents != accents:
+            keys, back, sizes = self.keys, self.back, self.length
+            for end, value in padded.iter(f" {normalized} "):
+                for index in value if type(value) is tuple else (value,):
+                    if accents is not None and keys[index].accents != accents:
                         continue
-                    start = end - back
-                    found.setdefault(index, []).append((start, start + length))
+                    start = end - back[index]
+                    found.setdefault(index, []).append((start, start + sizes[index]))
             return found
         n = len(normalized)
         for end, keys in self._built().iter(normalized):

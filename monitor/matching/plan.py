@@ -52,6 +52,9 @@ class Plan:
     # Only plain terms, no nested group: decided and named without a call (RuleSet.match).
     flat: bool
     all_written: tuple[str, ...]  # the ``all`` terms as written (each names itself)
+    # The group is one ``near`` and nothing else (``match: {near: ...}``): RuleSet.match
+    # asks it directly, field by field.
+    lone_near: Near | None
 
 
 def required(node: Node) -> frozenset[int]:
@@ -100,6 +103,9 @@ def plan(group: Group) -> Plan:
         and len(all_terms) == len(group.all)
         and len(none_plain) == len(group.none),
         all_written=tuple(t.written for t in all_terms),
+        lone_near=group.any[0]
+        if len(group.any) == 1 and type(group.any[0]) is Near and not group.all and not group.none
+        else None,
     )
 
 
@@ -145,6 +151,11 @@ def _element(
     elif isinstance(node, Near):
         if not found.issuperset(node.keys):
             return False  # most near elements woken by one term lack another
+        for name in fields:  # evaluate()'s answer: the first field holding a window
+            if node.found_in(scan, name):
+                fired.append((node, name))
+                return True
+        return False
     elif isinstance(node, Regex):
         # one RE2 set pass per field serves every regex of every rule (scan.regex_hits)
         for name in fields:

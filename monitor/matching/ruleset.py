@@ -84,10 +84,15 @@ class RuleSet:
         # (rule, plan, keys it cannot hold without, whether it reads every scanned field)
         self._order: list[tuple[Rule, Plan, frozenset[int], bool]] = []
         self._by_key: dict[int, tuple[int, ...]] = {}
+        # Rules woken by one key that also need a second one (near [a, b], all [x, y]):
+        # first key -> ((second key, positions), ...), so that a common first word alone
+        # wakes none of them (most first keys have one second key: a tuple beats a set).
+        self._by_pair: dict[int, tuple[tuple[int, tuple[int, ...]], ...]] = {}
         self._always: tuple[int, ...] = ()  # rules no key can rule out (a lone regex)
         self._fields: set[str] = set()  # fields some rule reads: the others are not scanned
         lengths = {k.index: len(k.text) for k in automaton.keys}
         by_key: dict[int, list[int]] = {}
+        by_pair: dict[int, dict[int, list[int]]] = {}
         always: list[int] = []
         enabled = sorted((r for r in rules if r.enabled), key=lambda r: r.id)
         for rule in enabled:
@@ -95,15 +100,26 @@ class RuleSet:
         for rule in enabled:
             position = len(self._order)
             reads_all = set(rule.fields) >= self._fields
-            self._order.append((rule, plan(rule.root), required(rule.root), reads_all))
+            needs = required(rule.root)
+            self._order.append((rule, plan(rule.root), needs, reads_all))
             keys = triggers(rule.root, lengths)
             if keys is None:
                 always.append(position)
+            elif len(keys) == 1 and len(needs) > 1 and keys <= needs:
+                (first,) = keys
+                # the longest other literal: the rarest second key, by the same guess
+                second = max(needs - keys, key=lambda k: (lengths[k], -k))
+                by_pair.setdefault(first, {}).setdefault(second, []).append(position)
             else:
                 for key in keys:
                     by_key.setdefault(key, []).append(position)
         self._by_key = {key: tuple(positions) for key, positions in by_key.items()}
         self._triggers = frozenset(self._by_key)
+        self._by_pair = {
+            first: tuple((second, tuple(p)) for second, p in seconds.items())
+            for first, seconds in by_pair.items()
+        }
+        self._pair_triggers = frozenset(self._by_pair)
         self._always = tuple(always)
         # Built here so that loading pays for it, not the first item (~0.7 s at 10,000 rules).
         automaton.build()
@@ -121,14 +137,19 @@ class RuleSet:
         scan = ItemScan(self.automaton, {k: v for k, v in fields.items() if k in read})
         woken = set(self._always)
         by_key = self._by_key
-        for key in scan.found & self._triggers:
+        everything = scan.found
+        for key in everything & self._triggers:
             woken.update(by_key[key])
+        by_pair = self._by_pair
+        for key in everything & self._pair_triggers:
+            for second, positions in by_pair[key]:
+                if second in everything:
+                    woken.update(positions)
         if not woken:
             return []
         results = []
         tags = list(feed_tags)
         order = self._order
-        everything = scan.found
         for position in sorted(woken):
             rule, p, needs, reads_all = order[position]
             if rule.feeds and feed_name is not None and not rule.applies_to(feed_name, tags):
@@ -149,6 +170,14 @@ class RuleSet:
                     matched = hits + p.all_written if p.all_written else hits
                     if len(matched) > 1:
                         matched = tuple(dict.fromkeys(matched))
+            elif p.lone_near is not None:
+                near = p.lone_near
+                for name in rule.fields:  # decide()'s answer, without its calls
+                    if near.found_in(scan, name):
+                        break
+                else:
+                    continue
+                matched = near.names
             else:
                 fired: Pending = []
                 if not decide(p, scan, found, rule.fields, fired):

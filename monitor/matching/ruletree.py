@@ -47,11 +47,14 @@ class Term:
         return bool(hit)
 
     def positions(self, scan: ItemScan, name: str) -> list[tuple[int, int]]:
-        """Word intervals (first, last) of every occurrence in the plain text of a field."""
+        """Word intervals (first, last) of every occurrence in the plain text of a field,
+        in order."""
+        spec = self.spec
+        if spec.plain_re is None and spec.raw_re is None:
+            return scan.word_positions(name, self.key, self.accents)
         if not self.found_in(scan, name):
             return []
         plain = scan.plain_of(name, self.accents)
-        spec = self.spec
         if spec.raw_re is not None:
             raw = scan.raw(name, self.accents)
             out = []
@@ -61,11 +64,9 @@ class Term:
                 if before and m.start() and raw[m.start() - 1].isalnum():
                     first -= 1  # the hit starts inside a word (CJK substring)
                 out.append((first, first + max(1, len(normalize(m.group()).split())) - 1))
-            return out
-        if spec.plain_re is not None:
-            spans = [m.span() for m in spec.plain_re.finditer(plain)]
-        else:
-            spans = scan.spans_of(name)[self.key]
+            return sorted(out)
+        assert spec.plain_re is not None  # (a plain term returned first)
+        spans = [m.span() for m in spec.plain_re.finditer(plain)]
         return [(plain.count(" ", 0, s), plain.count(" ", 0, e)) for s, e in spans]
 
 
@@ -81,6 +82,11 @@ class Near:
         """The automaton keys of every term: the element cannot hold without them all."""
         return frozenset(t.key for t in self.terms)
 
+    @cached_property
+    def names(self) -> tuple[str, ...]:
+        """The terms as written, once each (what an alert says matched)."""
+        return tuple(dict.fromkeys(t.written for t in self.terms))
+
     @property
     def written(self) -> str:
         joined = ", ".join(t.written for t in self.terms)
@@ -95,24 +101,32 @@ class Near:
             return cached
         occurrences = []
         for term in self.terms:
-            found = term.positions(scan, name)
+            spec = term.spec
+            if spec.plain_re is None and spec.raw_re is None:  # Term.positions, inlined
+                found = scan.word_positions(name, term.key, term.accents)
+            else:
+                found = term.positions(scan, name)
             if not found:
                 scan.cache[cache_key] = None
                 return None
-            occurrences.append(sorted(found))
+            occurrences.append(found)
         best = _ordered(occurrences) if self.ordered else _unordered(occurrences)
         scan.cache[cache_key] = best
         return best
 
     def found_in(self, scan: ItemScan, name: str) -> bool:
         keys = scan.keys_in.get(name)
-        if not keys or any(t.key not in keys for t in self.terms):
+        if not keys or not self.keys <= keys:
             return False
         window = self.window(scan, name)
         return window is not None and window[0] <= self.within
 
 
 def _unordered(occ: Sequence[list[tuple[int, int]]]) -> Window | None:
+    if len(occ) == 2 and len(occ[0]) == len(occ[1]) == 1:  # usual: two terms, once each
+        (s1, e1), (s2, e2) = occ[0][0], occ[1][0]
+        start, last = min(s1, s2), max(e1, e2)
+        return (last - start + 1, start, last)
     best: Window | None = None
     for start in sorted({s for spans in occ for s, _ in spans}):
         last = start

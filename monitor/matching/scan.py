@@ -5,8 +5,9 @@ number of rules: the automaton runs once per field (twice on non-ASCII text when
 folds accents), and verifiers cache their answers per field.
 
 Deciding a rule only needs *which* keys occur in which field (``keys_in``); where they
-occur (``spans_of``) is needed by ``near``, verifiers and evidence, on the few items and
-rules that get that far, so positions are worked out from the raw hits on first use.
+occur (``word_positions``) is needed by ``near`` and evidence, on the few items and rules
+that get that far: in an ASCII field (the common case) the automaton only says which keys
+it found, and a key's positions are looked up again with ``str.find`` when asked.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from monitor.matching.automaton import Automaton, Hits, Spans
+from monitor.matching.automaton import Automaton, Spans
 from monitor.matching.normal import nfkc, normalize
 
 
@@ -27,19 +28,21 @@ class ItemScan:
         self.keys_in: dict[str, set[int]] = {}
         self.found: set[int] = set()
         self.cache: dict[tuple[int, str], Any] = {}
-        self._spans: dict[str, Spans] = {}
-        self._hits: dict[str, Hits] = {}
+        self._spans: dict[str, Spans] = {}  # fields scanned with positions (non-ASCII)
+        self._padded: dict[str, str] = {}  # " text ": the ASCII texts the hits are in
         self._found_for: dict[tuple[str, ...], set[int]] = {}
         self._raw: dict[tuple[str, bool], str] = {}
         self._regex: dict[tuple[str, bool], set[int]] = {}
+        self._words: dict[tuple[int, str], list[tuple[int, int]]] = {}
         accent_keys = automaton.has_accent_keys
         for name, text in self.texts.items():
             plain = normalize(text)
             self.plain[name] = plain
             if not accent_keys and plain.isascii():
                 # The common case: no position is worked out until something asks.
-                hits, keys = automaton.ascii_hits(plain)
-                self._hits[name] = hits
+                padded = f" {plain} "
+                keys = automaton.ascii_keys(padded)
+                self._padded[name] = padded
             else:
                 if accent_keys and plain.isascii():
                     spans = automaton.find(plain, None)
@@ -55,14 +58,21 @@ class ItemScan:
             self.keys_in[name] = keys
             self.found |= keys
 
-    def spans_of(self, name: str) -> Spans:
-        """Every key found in a field, with the (start, end) of each occurrence."""
-        spans = self._spans.get(name)
-        if spans is None:
-            hits = self._hits.get(name)
-            spans = self.automaton.ascii_spans(hits) if hits is not None else {}
-            self._spans[name] = spans
-        return spans
+    def word_positions(self, name: str, key: int, accents: bool) -> list[tuple[int, int]]:
+        """Word intervals (first, last) of a key's occurrences in a field, in order (what
+        ``near`` measures windows in). ``accents``: the key is a fold_accents one."""
+        cache_key = (key, name)
+        out = self._words.get(cache_key)
+        if out is None:
+            padded = self._padded.get(name)
+            if padded is not None:  # an ASCII field: the automaton kept no positions
+                out = self.automaton.word_positions(padded, key)
+            else:
+                plain = (self.folded if accents else self.plain).get(name, "")
+                spans = self._spans.get(name, {}).get(key, [])
+                out = [(plain.count(" ", 0, s), plain.count(" ", 0, e)) for s, e in spans]
+            self._words[cache_key] = out
+        return out
 
     def found_for(self, fields: Sequence[str]) -> set[int]:
         """The keys found in any of ``fields`` (a rule's fields): ``found`` itself when the

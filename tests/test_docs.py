@@ -29,7 +29,7 @@ from pydantic.fields import FieldInfo
 
 from monitor import __version__
 from monitor.cli import cli
-from monitor.config.model import _File
+from monitor.config.model import ConfigFile
 from monitor.config.yamlfile import load_yaml_text
 from monitor.matching.automaton import Automaton
 from monitor.matching.rules import RuleSet, _RuleFile, check_examples, load_rule
@@ -122,7 +122,7 @@ def model_keys(model: type[BaseModel], prefix: str = "") -> dict[str, FieldInfo]
 
 def config_keys() -> dict[str, FieldInfo]:
     """Every config key; notifier options are named ``<kind>.<key>`` (``slack.timeout``)."""
-    keys = model_keys(_File)
+    keys = model_keys(ConfigFile)
     for kind, model in NOTIFIER_MODELS.items():
         keys.update(model_keys(model, f"{kind}."))
     return keys
@@ -296,7 +296,7 @@ def test_yaml_example(
         problems = check_examples(RuleSet([rule], automaton), rule)
         assert not problems, "\n".join(str(p) for p in problems)
         return
-    unknown = set(data) - set(_File.model_fields)
+    unknown = set(data) - set(ConfigFile.model_fields)
     assert not unknown, (
         f"README.md:{line}: neither a rule (no `match:`) nor a config "
         f"(unknown top-level keys {sorted(unknown)})"

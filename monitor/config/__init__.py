@@ -8,6 +8,7 @@ settings models are passed in by the caller, from ``monitor.notify.MODELS``).
 
 from __future__ import annotations
 
+from monitor.config.loader import load_config, local_feed_problems, rules_dir_of, sort_problems
 from monitor.config.model import (
     DEFAULT_USER_AGENT,
     SLUG,
@@ -20,10 +21,6 @@ from monitor.config.model import (
     NotifierSettings,
     PollConfig,
     RetentionConfig,
-    load_config,
-    local_feed_problems,
-    rules_dir_of,
-    sort_problems,
 )
 from monitor.config.validation import Count, Digest, Duration, Size, Strict
 

@@ -2,10 +2,10 @@
 lives in SQLite (``next_check_at``), not in the scheduler.
 
 Jobs: poll tick (claim due feeds, poll them), deliver tick (send due outbox rows), watch
-(reload when config or rule files change), housekeeping (retention, ``PRAGMA optimize``).
-Each job has ``max_instances=1``, ``coalesce=True`` and a misfire grace of one tick, so a
-suspended laptop catches up with one run, not N. Every fetch carries its own total
-deadline, so no job can hang and block its next runs.
+(reload when config or rule files change, ``reload.py``), housekeeping (retention,
+``PRAGMA optimize``). Each job has ``max_instances=1``, ``coalesce=True`` and a misfire
+grace of one tick, so a suspended laptop catches up with one run, not N. Every fetch
+carries its own total deadline, so no job can hang and block its next runs.
 
 Signals: SIGHUP reloads config and rules (fully validated first; on error the last good
 set stays active, the error is logged with file:line and shown by ``status``).
@@ -36,12 +36,11 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import __version__
-from monitor.errors import ConfigError
-from monitor.matching.rules import rule_files
+from monitor.config import Config
 from monitor.service import metrics
 from monitor.service.dbthread import StoreThread
-from monitor.service.runtime import Loaded, Runtime, load_all
-from monitor.service.watch import FileWatch, watched_dirs
+from monitor.service.reload import WATCH_EVERY, Reloader
+from monitor.service.runtime import Loaded, Runtime
 from monitor.service.workers import config_hashes, new_worker_id
 from monitor.store import Store, more_to_prune
 
@@ -50,25 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("newsmon.daemon")
 
-WATCH_EVERY = 2.0  # seconds between timestamp checks when notifications are unavailable
-# With notifications on, the timestamps are still compared this rarely: a change that
-# raises no notification (another host writing to a network file system) is seen too.
-WATCH_SAFETY_EVERY = 60.0
 HOUSEKEEPING_EVERY = 3600.0
 DB_CLOSE_WAIT = 2.0  # seconds a stop waits for database work (a lock held elsewhere: exit)
-
-
-def files_signature(loaded: Loaded) -> tuple[tuple[str, int, int], ...]:
-    """(path, mtime_ns, size) of the config, its feed files and every rule file."""
-    paths = [*loaded.config.files, *rule_files(loaded.config.rules_dir)]
-    out = []
-    for path in paths:
-        try:
-            stat = path.stat()
-        except OSError:
-            continue
-        out.append((str(path), stat.st_mtime_ns, stat.st_size))
-    return tuple(sorted(out))
 
 
 class Daemon:
@@ -81,18 +63,14 @@ class Daemon:
         self.signals = 0
         self.polls: set[asyncio.Task[object]] = set()
         self.sends: set[asyncio.Task[object]] = set()
-        self.reload_error: str | None = None
         self.started_at = time.time()
         self.heartbeat = self.started_at
-        self.signature = files_signature(loaded)
         self.http = http
         self.web: StatusServer | None = None
         self.scheduler: AsyncIOScheduler | None = None
         self.worker_id = new_worker_id()
         self.hashes = config_hashes(loaded.config)
-        self._reloads: set[asyncio.Task[None]] = set()
-        self.watcher: FileWatch | None = None  # None: timestamps are checked every 2 s
-        self._checked_at = time.monotonic()
+        self.reloads = Reloader(config_path, self.runtime, self.stopping, self._reloaded)
 
     @property
     def store(self) -> Store:
@@ -112,7 +90,7 @@ class Daemon:
             "started_at": self.started_at,
             "heartbeat": self.heartbeat,
             "tick": config.poll.tick,
-            "reload_error": self.reload_error,
+            "reload_error": self.reloads.error,
             "config": str(self.config_path),
             "feeds": [f.name for f in config.feeds if f.enabled],
             "rules": [r.id for r in self.runtime.loaded.rules.rules],
@@ -149,59 +127,6 @@ class Daemon:
             await self.db(self.store.set_meta, "daemon", beat)
         # Stay inside one tick so the next one is never skipped as "still running".
         await self.runtime.pump(budget=0.8 * self.runtime.config.poll.tick)
-
-    async def _watch(self) -> None:
-        """The APScheduler job: with notifications on, only a rare safety check."""
-        if not self.runtime.config.watch:
-            return
-        if self.watcher is not None and time.monotonic() - self._checked_at < WATCH_SAFETY_EVERY:
-            return
-        await self._check_files("timestamp check")
-
-    async def _check_files(self, seen_by: str) -> None:
-        self._checked_at = time.monotonic()
-        if not self.runtime.config.watch or self.stopping.is_set():
-            return
-        signature = files_signature(self.runtime.loaded)
-        if signature != self.signature:
-            self.signature = signature
-            log.info("config or rule files changed (%s): reloading", seen_by)
-            try:
-                await self.reload()
-            except Exception:
-                log.exception("reload failed; the last good config stays active")
-
-    async def _start_watcher(self) -> None:
-        """Watch the config, feed file and rule directories with notifications; on
-        failure the watch job falls back to checking timestamps every 2 seconds."""
-        config = self.runtime.config
-        dirs = watched_dirs(config.files, config.rules_dir)
-        if self.watcher is not None:
-            if self.watcher.dirs == dirs and self.watcher.files == set(config.files):
-                return
-            await self.watcher.stop()
-            self.watcher = None
-        if not config.watch:
-            return
-
-        def failed(reason: str) -> None:
-            log.warning(
-                "file notifications unavailable (%s): checking config and rule file "
-                "timestamps every %gs instead",
-                reason,
-                WATCH_EVERY,
-            )
-            self.watcher = None
-
-        async def notified() -> None:
-            await self._check_files("file notification")
-
-        watcher = self.watcher = FileWatch(dirs, config.files, config.rules_dir, notified, failed)
-        await watcher.start()
-        if self.watcher is watcher:
-            log.debug("watching %s for changes", ", ".join(map(str, dirs)))
-            # A change between loading the files and the watches being set: seen here.
-            await self._check_files("timestamp check")
 
     async def _housekeeping(self) -> None:
         """Retention in short batches (each one transaction, one database call), so the
@@ -240,23 +165,9 @@ class Daemon:
             if not self.stopping.is_set():
                 await self.db(self.store.optimize)
 
-    async def reload(self) -> None:
-        try:
-            loaded = load_all(self.config_path, examples=False)
-        except ConfigError as exc:
-            await self._reload_failed(exc.problems)
-            return
-        if loaded.config.database != self.runtime.config.database:
-            await self._reload_failed(["the database path cannot change while running; restart"])
-            return
-        old = self.runtime.config
-        await self.runtime.replace(loaded)
-        self.signature = files_signature(loaded)
+    def _reloaded(self, old: Config, loaded: Loaded) -> None:
+        """The daemon's part of a good reload: its worker hashes and the job intervals."""
         self.hashes = config_hashes(loaded.config)
-        if self.watcher is not None or (loaded.config.watch and not old.watch):
-            # New feed files or rules_dir: new directories. A task of its own: this reload
-            # may run inside the watcher's callback, which a restart waits for.
-            self._spawn(self._start_watcher())
         if self.scheduler is not None:
             for job_id, before, after in (
                 ("poll", old.poll.tick, loaded.config.poll.tick),
@@ -264,29 +175,11 @@ class Daemon:
             ):
                 if before != after:
                     self.scheduler.reschedule_job(job_id, trigger="interval", seconds=after)
-        self.reload_error = None
-        await self.db(self.store.set_meta, "reload_error", None)
-        metrics.RELOADS.labels("ok").inc()
-        metrics.RELOAD_FAILED.set(0)
-        log.info("reloaded: %d feeds, %d rules", len(loaded.config.feeds), len(loaded.rules.rules))
-
-    async def _reload_failed(self, problems: list[Any]) -> None:
-        self.reload_error = "\n".join(str(p) for p in problems)
-        await self.db(self.store.set_meta, "reload_error", self.reload_error)
-        metrics.RELOADS.labels("failed").inc()
-        metrics.RELOAD_FAILED.set(1)
-        for problem in problems:
-            log.error("reload failed, keeping the last good config: %s", problem)
-
-    def _spawn(self, job: Awaitable[None]) -> None:
-        task = asyncio.ensure_future(job)
-        self._reloads.add(task)
-        task.add_done_callback(self._reloads.discard)
 
     def _on_signal(self, signum: int) -> None:
         if signum == signal.SIGHUP:
             log.info("SIGHUP: reloading %s", self.config_path)
-            self._spawn(self.reload())
+            self.reloads.spawn(self.reloads.reload())
             return
         self.signals += 1
         if self.signals > 1:
@@ -322,7 +215,7 @@ class Daemon:
 
         add("poll", self._tracked(self.polls, self._poll), config.poll.tick, now)
         add("deliver", self._tracked(self.sends, self.runtime.deliver), config.delivery.tick, now)
-        add("watch", self._watch, WATCH_EVERY, now + timedelta(seconds=WATCH_EVERY))
+        add("watch", self.reloads.watch, WATCH_EVERY, now + timedelta(seconds=WATCH_EVERY))
         add("housekeeping", self._housekeeping, HOUSEKEEPING_EVERY, now)
         return scheduler
 
@@ -362,7 +255,7 @@ class Daemon:
             log.info("status page on http://%s:%d/", host, self.web.port)
         scheduler = self.scheduler = self._schedule()
         scheduler.start()
-        await self._start_watcher()
+        await self.reloads.start_watcher()
         log.info(
             "newsmon %s running: %d feeds, %d rules, notifiers %s, database %s",
             __version__,
@@ -375,8 +268,7 @@ class Daemon:
         scheduler.shutdown(wait=False)
         # _drain first, with no await before it: it snapshots the sends in flight.
         await self._drain(config.delivery.shutdown_grace)
-        if self.watcher is not None:
-            await self.watcher.stop()
+        await self.reloads.stop()
         if self.web is not None:
             self.web.stop()
         if self.store.shared:

@@ -1,9 +1,10 @@
 """The only package that speaks SQL (see ``db.py`` for the durability rules).
 
 ``Store`` combines the per-concern parts: ``feeds.py`` (feed state, seen-state, the
-one-transaction record of a poll), ``outbox.py`` (delivery leases and outcomes) and
-``workers.py`` (who is running). ``db.py`` opens either backend; ``dialect.py`` and
-``postgres.py`` let one set of queries run on SQLite and on PostgreSQL.
+one-transaction record of a poll), ``housekeeping.py`` (retention, ``PRAGMA optimize``,
+the meta table), ``outbox.py`` (delivery leases and outcomes) and ``workers.py`` (who
+is running). ``db.py`` opens either backend; ``dialect.py`` and ``postgres.py`` let one
+set of queries run on SQLite and on PostgreSQL.
 It executes policies decided elsewhere (identity keys, alert repeats, schedules) and
 must not import anything above ``models``/``errors``: no fetching, matching or sending.
 """
@@ -13,14 +14,15 @@ from __future__ import annotations
 import sqlite3
 
 from monitor.store.db import lock_holder
-from monitor.store.feeds import PRUNE_BATCH, PRUNE_SQL, FeedStore, more_to_prune
+from monitor.store.feeds import FeedStore
+from monitor.store.housekeeping import PRUNE_BATCH, PRUNE_SQL, HousekeepingStore, more_to_prune
 from monitor.store.items import ItemStore, StoredItem
 from monitor.store.outbox import OutboxStore
 from monitor.store.rows import FeedState, PollOutcome, Route, StoryPolicy
 from monitor.store.workers import WorkerStore
 
 
-class Store(FeedStore, OutboxStore, ItemStore, WorkerStore):
+class Store(FeedStore, HousekeepingStore, OutboxStore, ItemStore, WorkerStore):
     """An open newsmon database, SQLite or PostgreSQL: every query newsmon makes is a
     method here."""
 

@@ -33,9 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from monitor.feeds.identity import story_link  # noqa: E402
-from monitor.models import Features, features_text  # noqa: E402
 from monitor.store import Store, StoryPolicy  # noqa: E402
-from monitor.stories import THRESHOLD, features_of, fingerprint, similar  # noqa: E402
+from monitor.stories import THRESHOLD, fingerprint, similarity  # noqa: E402
 from monitor.text import html_to_text  # noqa: E402
 
 CORPUS = ROOT / "tests" / "data" / "corpus"
@@ -86,9 +85,9 @@ def fill(store: Store, n: int, base: list[tuple[str, str]], window: float | None
             item = f"s{i}"
             conn.execute(
                 "INSERT INTO story_items (item_id, story_id, feed, outlet, title, url, link_key,"
-                " first_seen, ctitle, clead, features)"
-                " VALUES (?, ?, 'f', 'o', ?, NULL, NULL, ?, ?, ?, ?)",
-                (item, item, title, float(i), sp.title, sp.lead, features_text(sp.features)),
+                " first_seen, ctitle, clead)"
+                " VALUES (?, ?, 'f', 'o', ?, NULL, NULL, ?, ?, ?)",
+                (item, item, title, float(i), sp.title, sp.lead),
             )
             conn.execute(
                 "INSERT INTO stories (id, title, first_seen, last_seen) VALUES (?, ?, ?, ?)",
@@ -148,12 +147,12 @@ def measure(
     keys = int(store.conn.execute("SELECT count(*) FROM story_keys").fetchone()[0])
     verified = 0
 
-    def counted(a: Features, b: Features) -> float:
+    def counted(*a: str) -> float:
         nonlocal verified
         verified += 1
-        return similar(a, b)
+        return similarity(*a)
 
-    policy = StoryPolicy(window, counted, THRESHOLD, features_of)
+    policy = StoryPolicy(window, counted, THRESHOLD)
     started = time.perf_counter()
     # One transaction, as a poll records all its new items in one (commit cost, an
     # fsync and the WAL checkpoint it may trigger, is per poll, not per item).

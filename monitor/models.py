@@ -59,34 +59,15 @@ class KeyedItem:
     story: StoryPrint | None = None
 
 
-# The comparable tokens of a cleaned title and of a cleaned lead (monitor/stories).
-Features = tuple[frozenset[str], frozenset[str]]
-NO_FEATURES: Features = (frozenset(), frozenset())
-
-
 @dataclass(frozen=True)
 class StoryPrint:
     """What story grouping keeps of an item (``monitor/stories``): the cleaned title and
-    lead, their features (what a candidate is verified with), the band keys it finds
-    candidates by, and its outlet."""
+    lead it verifies candidates with, the band keys it finds them by, and its outlet."""
 
     title: str
     lead: str
     keys: tuple[int, ...]  # band keys (:func:`band_key`)
     outlet: str
-    features: Features = NO_FEATURES
-
-
-def features_text(features: Features) -> str:
-    """Features as stored (``story_items.features``): a token never holds whitespace, so
-    each set is its tokens joined by spaces, title then lead on two lines."""
-    title, lead = features
-    return " ".join(sorted(title)) + "\n" + " ".join(sorted(lead))
-
-
-def parse_features(text: str) -> Features:
-    title, _, lead = text.partition("\n")
-    return frozenset(title.split()), frozenset(lead.split())
 
 
 # The kinds of story band key, in a key's top byte: title band b is TITLE_BAND + b, lead

@@ -14,7 +14,7 @@ from typing import Any
 
 from monitor.feeds.identity import story_link
 from monitor.store import Store, StoryPolicy
-from monitor.stories import THRESHOLD, features_of, fingerprint, similar
+from monitor.stories import THRESHOLD, fingerprint, similarity
 
 LABELLED = Path(__file__).parent / "data" / "stories" / "labelled.jsonl"
 COPY_KINDS = ("copy-real", "copy-made")
@@ -36,7 +36,7 @@ def temp_store() -> Iterator[Store]:
 
 def group(rows: list[dict[str, Any]], threshold: float = THRESHOLD) -> dict[str, str]:
     """Item id -> story id, grouping the rows in order as newsmon would."""
-    policy = StoryPolicy(72 * 3600.0, similar, threshold, features_of)
+    policy = StoryPolicy(72 * 3600.0, similarity, threshold)
     out: dict[str, str] = {}
     with temp_store() as store, store.write() as conn:
         for n, row in enumerate(rows):

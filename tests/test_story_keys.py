@@ -1,7 +1,6 @@
-"""The story band-key index on both backends: retention keeps it to the story window, the
-upgrade to integer keys (schema version 7) keeps stories already in the window findable,
-and candidates are verified with the features each copy keeps (version 8), or with
-features worked out again for a copy stored before."""
+"""The story band-key index on both backends: retention keeps it to the story window, and
+the upgrade to integer keys (schema version 7) keeps stories already in the window
+findable."""
 
 from __future__ import annotations
 
@@ -12,18 +11,18 @@ from pathlib import Path
 import pytest
 
 from monitor.feeds.identity import story_link
-from monitor.models import PostgresURL, parse_features
+from monitor.models import PostgresURL
 from monitor.store import Store, StoryPolicy, more_to_prune
 from monitor.store.dialect import postgres_ddl
 from monitor.store.schema import MIGRATIONS
-from monitor.stories import THRESHOLD, features_of, fingerprint, similar
+from monitor.stories import THRESHOLD, fingerprint, similarity
 from monitor.stories.normalize import clean_lead, clean_title, features
 from monitor.stories.signature import BANDS, ROWS, _minhash, _permutations
 
 T0 = 1_700_000_000.0
 DAY = 86400.0
 WINDOW = 3600.0
-POLICY = StoryPolicy(WINDOW, similar, THRESHOLD, features_of)
+POLICY = StoryPolicy(WINDOW, similarity, THRESHOLD)
 
 FIRE = (
     "Wildfire forces thousands to evacuate near Lake Tahoe resort towns",
@@ -114,15 +113,13 @@ def v6_keys(title: str, lead: str, link_key: str) -> list[str]:
 
 
 def _as_version_6(store: Store) -> None:
-    """Put the v6 story_keys table back, take version 8's features column away, and mark
-    the database as version 6."""
+    """Put the v6 story_keys table back and mark the database as version 6."""
     ddl = (
         "CREATE TABLE story_keys (key TEXT NOT NULL, first_seen REAL NOT NULL,"
         " item_id TEXT NOT NULL, PRIMARY KEY (key, first_seen, item_id))",
         "CREATE INDEX story_keys_first_seen ON story_keys (first_seen)",
     )
     with store.write() as conn:
-        conn.execute("ALTER TABLE story_items DROP COLUMN features")
         conn.execute("DROP TABLE story_keys")
         for statement in ddl:
             conn.execute(postgres_ddl(statement) if store.shared else statement)
@@ -135,7 +132,7 @@ def _as_version_6(store: Store) -> None:
 def test_upgrade_converts_text_keys_so_a_story_in_the_window_still_groups(
     store_target: Path | PostgresURL,
 ) -> None:
-    assert len(MIGRATIONS) == 8, "this test builds a version-6 database"
+    assert len(MIGRATIONS) == 7, "this test builds a version-6 database"
     store = Store(store_target)
     _as_version_6(store)
     link = "https://a.test/fire"
@@ -156,9 +153,9 @@ def test_upgrade_converts_text_keys_so_a_story_in_the_window_still_groups(
         )
     store.close()
 
-    store = Store(store_target)  # migrates to version 8
+    store = Store(store_target)  # migrates to version 7
     try:
-        assert store.schema_version() == 8
+        assert store.schema_version() == 7
         stored = {int(r[0]) for r in store.conn.execute("SELECT key FROM story_keys")}
         assert stored == set(first.keys)  # each old key is the new key of the same band
         # a copy seen after the upgrade (inside the window) joins the story
@@ -167,48 +164,3 @@ def test_upgrade_converts_text_keys_so_a_story_in_the_window_still_groups(
         assert attach(store, "i3", "Something else entirely", "", T0 + 700, link) == "s1"
     finally:
         store.close()
-
-
-def _counting(policy: StoryPolicy) -> tuple[StoryPolicy, list[tuple[str, str]]]:
-    """``policy``, noting each copy whose features had to be worked out again."""
-    again: list[tuple[str, str]] = []
-
-    def features_again(title: str, lead: str) -> tuple[frozenset[str], frozenset[str]]:
-        again.append((title, lead))
-        return features_of(title, lead)
-
-    return StoryPolicy(policy.window, policy.similar, policy.threshold, features_again), again
-
-
-def test_a_copy_keeps_its_features_and_verification_reads_them(store: Store) -> None:
-    first = attach(store, "i1", *FIRE, T0, "https://a.test/fire")
-    stored = store.conn.execute("SELECT features FROM story_items WHERE item_id = 'i1'")
-    kept = stored.fetchone()[0]
-    assert parse_features(kept) == fingerprint(*FIRE).features
-    policy, again = _counting(POLICY)
-    title, lead = copy_of(FIRE)
-    with store.write() as conn:
-        got = store.attach_story(
-            conn, "i2", "f", title, "https://b.test/x", story_link("https://b.test/x"),
-            fingerprint(title, lead, story_link("https://b.test/x")), T0 + 60, policy,
-        )  # fmt: skip
-    assert got == first
-    assert again == []  # verified against the kept features, not the texts
-
-
-def test_a_copy_stored_without_features_is_verified_from_its_texts(store: Store) -> None:
-    """Rows written before schema version 8 have no features: the store works them out
-    from the cleaned title and lead, and the story still groups."""
-    first = attach(store, "i1", *FIRE, T0, "https://a.test/fire")
-    with store.write() as conn:
-        conn.execute("UPDATE story_items SET features = NULL")
-    policy, again = _counting(POLICY)
-    title, lead = copy_of(FIRE)
-    with store.write() as conn:
-        got = store.attach_story(
-            conn, "i2", "f", title, "https://b.test/x", story_link("https://b.test/x"),
-            fingerprint(title, lead, story_link("https://b.test/x")), T0 + 60, policy,
-        )  # fmt: skip
-    assert got == first
-    sp = fingerprint(*FIRE)
-    assert again == [(sp.title, sp.lead)]

@@ -31,7 +31,7 @@ from monitor.service.schedule import (
     next_poll_after_success,
 )
 from monitor.store import FeedState, PollOutcome, Route, StoryPolicy, is_unavailable
-from monitor.stories import THRESHOLD, features_of, similar, story_print
+from monitor.stories import THRESHOLD, similarity, story_print
 from monitor.testhooks import crash_point
 from monitor.text import redact_url, redact_urls
 
@@ -173,7 +173,7 @@ async def poll_feed(
             last_modified=fetched.last_modified,
             body_hash=digest,
             before_commit=lambda: crash_point("before_commit"),
-            stories=StoryPolicy(config.stories.window, similar, THRESHOLD, features_of),
+            stories=StoryPolicy(config.stories.window, similarity, THRESHOLD),
         )
     except Exception as exc:
         if not is_unavailable(exc):

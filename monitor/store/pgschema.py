@@ -18,7 +18,6 @@ from monitor.store.schema import (
     V2_WORKERS,
     V7_STORY_KEYS_SWAP,
     V7_STORY_KEYS_TABLE,
-    V8_STORY_FEATURES,
 )
 
 _V1 = (
@@ -106,7 +105,6 @@ PG_MIGRATIONS: list[tuple[str, ...]] = [
     _STORIES,
     V2_WORKERS,
     (V7_STORY_KEYS_TABLE, *_V7_CONVERT, *V7_STORY_KEYS_SWAP),
-    V8_STORY_FEATURES,
 ]
 
 _LOCK = 0x6E6577736D6F6E  # "newsmon": the advisory lock key of migrations

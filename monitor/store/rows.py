@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from monitor.models import Alert, Evidence, Features
+from monitor.models import Alert, Evidence
 
 
 def evidence_json(evidence: tuple[Evidence, ...]) -> str:
@@ -92,11 +92,8 @@ class PollOutcome:
 class StoryPolicy:
     """How the store groups items into stories, decided in ``monitor/stories``: a new item
     joins the story of its most ``similar`` earlier copy first seen within ``window``
-    seconds, if that similarity (0..1, over the features of cleaned title and lead) is
-    >= ``threshold``. ``features_of`` works out the features of a copy stored before they
-    were kept (schema version 8) from its cleaned title and lead."""
+    seconds, if that similarity (0..1, over cleaned title and lead) is >= ``threshold``."""
 
     window: float
-    similar: Callable[[Features, Features], float]
+    similar: Callable[[str, str, str, str], float]
     threshold: float
-    features_of: Callable[[str, str], Features]

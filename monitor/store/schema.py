@@ -248,13 +248,6 @@ def text_band_key(text: str) -> int:
     return band_key(kind, bytes.fromhex(digest))
 
 
-# Version 8: each story copy keeps its features (models.features_text), so verifying a
-# candidate no longer cleans and tokenizes its title and lead again: in a window of
-# 100,000 items that was a third of the cost of grouping one (docs/stories.md). Rows
-# stored before have none; the store works them out from ctitle/clead when read.
-V8_STORY_FEATURES = ("ALTER TABLE story_items ADD COLUMN features TEXT",)
-
-
 def _integer_story_keys(db: sqlite_utils.Database) -> None:
     db.execute(V7_STORY_KEYS_TABLE)
     db.conn.create_function("newsmon_band_key", 1, text_band_key, deterministic=True)
@@ -277,5 +270,4 @@ MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _stories,
     _statements(V2_WORKERS),
     _integer_story_keys,
-    _statements(V8_STORY_FEATURES),
 ]

@@ -19,14 +19,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from monitor.models import (
-    Item,
-    Source,
-    StoryPrint,
-    features_text,
-    parse_features,
-    stable_id,
-)
+from monitor.models import Item, Source, StoryPrint, stable_id
 from monitor.store.db import Conn, Database
 from monitor.store.rows import StoryPolicy
 
@@ -51,7 +44,7 @@ def _candidates_sql(n: int) -> str:
     )
     hits = " UNION ALL ".join(f"SELECT * FROM ({per_key}) AS k{i}" for i in range(n))
     return (
-        "SELECT s.story_id, s.ctitle, s.clead, s.link_key, s.first_seen, s.features FROM"
+        "SELECT s.story_id, s.ctitle, s.clead, s.link_key, s.first_seen FROM"
         f" (SELECT item_id, count(*) AS shared, max(first_seen) AS newest FROM ({hits})"
         " AS hits GROUP BY item_id ORDER BY shared DESC, newest DESC, item_id LIMIT ?) AS c"
         " JOIN story_items AS s ON s.item_id = c.item_id"
@@ -115,17 +108,11 @@ class StoryStore(Database):
         if keys:
             since = now - policy.window
             rows = conn.execute(_candidates_sql(len(keys)), [*_pairs(keys, since), _CANDIDATES])
-            for story, ctitle, clead, other_link, first_seen, stored in rows:
+            for story, ctitle, clead, other_link, first_seen in rows:
                 if link_key is not None and other_link == link_key:
                     score = 1.0
                 else:
-                    # a copy stored before schema version 8 has no features kept
-                    theirs = (
-                        parse_features(stored)
-                        if stored is not None
-                        else policy.features_of(ctitle, clead)
-                    )
-                    score = policy.similar(sp.features, theirs)
+                    score = policy.similar(sp.title, sp.lead, ctitle, clead)
                 if score >= policy.threshold:
                     cand = (score, -first_seen, story)
                     if best is None or cand > best:
@@ -143,12 +130,11 @@ class StoryStore(Database):
                 " VALUES (?, ?, ?, ?, 1) ON CONFLICT (id) DO NOTHING",
                 (story_id, title, now, now),
             )
-        texts = (sp.title, sp.lead, features_text(sp.features))
         conn.execute(
             "INSERT INTO story_items (item_id, story_id, feed, outlet, title, url, link_key,"
-            " first_seen, ctitle, clead, features) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " first_seen, ctitle, clead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (item_id) DO NOTHING",
-            (item_id, story_id, feed, sp.outlet, title, url, link_key, now, *texts),
+            (item_id, story_id, feed, sp.outlet, title, url, link_key, now, sp.title, sp.lead),
         )
         conn.executemany(
             "INSERT INTO story_keys (key, first_seen, item_id) VALUES (?, ?, ?)"

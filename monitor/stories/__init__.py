@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from monitor.models import Item, StoryPrint
 from monitor.stories.outlets import domain_of, outlet_of
-from monitor.stories.signature import THRESHOLD, features_of, fingerprint, similar, similarity
+from monitor.stories.signature import THRESHOLD, fingerprint, similarity
 
 
 def story_print(item: Item, link_key: str | None, feed_outlet: str | None, feed: str) -> StoryPrint:
@@ -22,10 +22,8 @@ def story_print(item: Item, link_key: str | None, feed_outlet: str | None, feed:
 __all__ = [
     "THRESHOLD",
     "domain_of",
-    "features_of",
     "fingerprint",
     "outlet_of",
-    "similar",
     "similarity",
     "story_print",
 ]

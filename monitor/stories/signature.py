@@ -22,7 +22,7 @@ import re
 from functools import cache
 from typing import Any
 
-from monitor.models import LEAD_BAND, LINK_KEY, TITLE_BAND, Features, StoryPrint, band_key
+from monitor.models import LEAD_BAND, LINK_KEY, TITLE_BAND, StoryPrint, band_key
 from monitor.stories.normalize import clean_lead, clean_title, features
 
 BANDS = 16
@@ -77,12 +77,7 @@ def fingerprint(
     )
     if link_key:
         keys.append(band_key(LINK_KEY, hashlib.blake2b(link_key.encode(), digest_size=10).digest()))
-    return StoryPrint(t, lead, tuple(keys), outlet, (tf, lf))
-
-
-def features_of(title: str, lead: str) -> Features:
-    """The features of a cleaned title and lead (what ``fingerprint`` keeps)."""
-    return features(title), features(lead)
+    return StoryPrint(t, lead, tuple(keys), outlet)
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -102,19 +97,12 @@ def _numbers(feats: frozenset[str]) -> set[str]:
 
 
 def similarity(title_a: str, lead_a: str, title_b: str, lead_b: str) -> float:
-    """How surely two cleaned (title, lead) pairs are copies of one report, 0..1."""
-    return similar(features_of(title_a, lead_a), features_of(title_b, lead_b))
-
-
-def similar(a: Features, b: Features) -> float:
-    """``similarity`` on features already worked out: what the store verifies candidates
-    with, since it keeps each item's features (computing them again for every candidate
-    was most of the cost of a look-up in a busy window).
+    """How surely two cleaned (title, lead) pairs are copies of one report, 0..1.
 
     The title decides most; a shared lead (containment, so a trimmed lead still counts)
     lifts a reworded title, and a different lead pulls a similar title down: two
     developments on one topic often share most title words but never their first lines."""
-    (ta, la), (tb, lb) = a, b
+    ta, tb = features(title_a), features(title_b)
     t = _jaccard(ta, tb)
     na, nb = _numbers(ta), _numbers(tb)
     if na != nb and na and nb:
@@ -124,6 +112,7 @@ def similar(a: Features, b: Features) -> float:
     # Short titles with no lead to compare are coarse evidence (4 of 6 words shared is
     # 0.67): they need a near-identical title.
     short = 0.15 if min(len(ta), len(tb)) < 7 else 0.0
+    la, lb = features(lead_a), features(lead_b)
     if not la or not lb:
         return t - short
     lead = _overlap(la, lb)

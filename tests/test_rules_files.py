@@ -308,6 +308,23 @@ def test_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
     assert problems[0].line is not None
 
 
+def test_impossible_date_is_a_problem_at_its_line_and_the_others_load(tmp_path: Path) -> None:
+    """YAML reads an unquoted 2020-13-45 as a date; an impossible one used to escape the
+    loader as a bare ValueError (a traceback, and no rule file loaded at all)."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "good.yaml").write_text("match: [armistice]\n")
+    (rules / "dated.yaml").write_text("match: [armistice]\ndescription: 2020-13-45\n")
+    ruleset, problems = load_rules(rules)
+    assert [r.id for r in ruleset.rules] == ["good"]
+    assert len(problems) == 1
+    problem = problems[0]
+    assert problem.file.endswith("dated.yaml")
+    assert (problem.line, problem.col) == (2, 14)
+    assert "2020-13-45" in problem.message
+    assert "quote" in problem.message
+
+
 def test_missing_rules_dir_is_a_problem(tmp_path: Path) -> None:
     ruleset, problems = load_rules(tmp_path / "nope")
     assert ruleset.rules == []

@@ -180,3 +180,18 @@ def test_a_file_without_a_size_is_read_to_its_end_and_capped(tmp_path: Path) -> 
         reader.join(timeout=30)  # a hang fails here instead of holding the suite
         assert not reader.is_alive()
         assert "file is larger than the 1 MiB limit" in str(caught[0])
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_impossible_date_is_a_problem_at_its_position(
+    fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Config and rule files share this loader: an unquoted impossible date is a problem
+    at its line and column on either path, not a ValueError traceback."""
+    if not fast:
+        monkeypatch.setattr(yamlfile, "_CParser", None)
+    with pytest.raises(ConfigError) as caught:
+        yamlfile.load_yaml_text("a: 1\nsince: 2020-02-30\n", "f.yaml")
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.line, problem.col) == ("f.yaml", 2, 8)
+    assert "'2020-02-30' reads as an impossible date" in problem.message

@@ -94,6 +94,22 @@ class _StrictLoader(yaml.SafeLoader):
             )
         return super().compose_node(parent, index)
 
+    def construct_yaml_timestamp(self, node: Any) -> Any:
+        # YAML 1.1 reads an unquoted 2020-13-45 as a date, and PyYAML's constructor then
+        # raises a bare ValueError, which carries no position and is no YAMLError.
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{node.value!r} reads as an impossible date ({exc}): quote it to keep it as text",
+                node.start_mark,
+            ) from None
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
+
 
 # libyaml's parser (C) is far faster than PyYAML's pure-Python one; ``yamlfast`` reads its
 # events and hands anything unusual back to the Python loader (``_StrictLoader``).

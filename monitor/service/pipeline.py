@@ -38,8 +38,19 @@ from monitor.text import redact_url, redact_urls
 log = logging.getLogger("newsmon.poll")
 
 # An unchanged body is parsed again after this long anyway, so that the keys of its
-# items are refreshed (last_seen) for retention as a full poll would do.
+# items are refreshed (last_seen) for retention as a full poll would do; a 304 refreshes
+# them after this long too (``_refresh_since``).
 REPARSE_UNCHANGED_AFTER = 86400.0
+
+
+def _refresh_since(state: FeedState, now: float) -> float | None:
+    """For a 304: the ``last_seen`` from which keys belong to the document last parsed,
+    once a day after that parse (None: not due). A parse refreshes each key at most daily,
+    so those keys were all seen within a day before it."""
+    parsed_at = state.body_hashed_at or 0.0
+    if not state.baseline_done or now - parsed_at < REPARSE_UNCHANGED_AFTER:
+        return None
+    return parsed_at - REPARSE_UNCHANGED_AFTER
 
 
 def body_digest(body: bytes) -> str:
@@ -76,7 +87,12 @@ async def poll_feed(
                 max_age=fetched.max_age,
             )
             await db(
-                db.store.record_not_modified, feed.name, now, now + delay, fetched.last_modified
+                db.store.record_not_modified,
+                feed.name,
+                now,
+                now + delay,
+                fetched.last_modified,
+                refresh_since=_refresh_since(state, now),
             )
             await _recovered(config, db, feed, state, now)
             await _learn_redirect(

@@ -164,8 +164,14 @@ class FeedStore(AlertWriter):
         next_check_at: float,
         last_modified: str | None,
         etag: str | None = None,
+        refresh_since: float | None = None,
     ) -> None:
         """A 304, or a 200 whose body is the one last parsed (``etag`` then as sent).
+
+        ``refresh_since``: the document is still the one last parsed, so its items are
+        still in the feed: the keys seen since then (those of that document) are marked
+        seen now, as parsing it again would, and retention keeps them (a feed answering
+        304 for months must not have its items forgotten, then found new again).
 
         Deferred (``Database.defer``): written with the next transaction or at the end
         of the tick, so a cycle of 304s costs one commit, not one each. Losing it in a
@@ -180,6 +186,13 @@ class FeedStore(AlertWriter):
             " WHERE name = ?",
             (now, now, next_check_at, last_modified, etag, name),
         )
+        if refresh_since is not None:
+            self.defer(
+                "UPDATE item_keys SET last_seen = ? WHERE feed = ? AND last_seen >= ?",
+                (now, name, refresh_since),
+            )
+            # as if the body had been parsed now: the next refresh is a day away
+            self.defer("UPDATE feeds SET body_hashed_at = ? WHERE name = ?", (now, name))
 
     def note_redirect(
         self, name: str, target: str | None, now: float, *, times: int, span: float

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from monitor.cli.group import cli, command_settings, common, fail_config
 from monitor.errors import ConfigError, StateError
+
+if TYPE_CHECKING:
+    from monitor.service.runtime import Loaded
+    from monitor.store import Store
 
 
 def _host_port(value: str | None) -> tuple[str, int] | None:
@@ -24,6 +29,22 @@ def _host_port(value: str | None) -> tuple[str, int] | None:
     return host.strip("[]"), int(port)
 
 
+def _load(config_path: Path) -> tuple[Loaded, Store]:
+    """The config, its rules and the store it names, or exit: 2 on a config error, 1 when
+    the store cannot be opened (another daemon holds it, a newer schema)."""
+    from monitor.service.runtime import load_all
+    from monitor.store import Store
+
+    try:
+        loaded = load_all(config_path, examples=False)
+        return loaded, Store(loaded.config.database)
+    except ConfigError as exc:
+        fail_config(exc)
+    except StateError as exc:
+        click.echo(f"newsmon: {exc}", err=True)
+    sys.exit(1)
+
+
 @cli.command()
 @common
 @click.option("--http", "http", metavar="HOST:PORT", default=None,
@@ -32,20 +53,10 @@ def _host_port(value: str | None) -> tuple[str, int] | None:
 def run(ctx: click.Context, /, http: str | None, **given: Any) -> None:
     """Run the daemon: poll feeds on their schedules and deliver alerts until stopped."""
     from monitor.service.daemon import Daemon
-    from monitor.service.runtime import load_all
-    from monitor.store import Store
 
     settings = command_settings(ctx, **given)
     address = _host_port(http)
-    try:
-        loaded = load_all(settings["config_path"], examples=False)
-        store = Store(loaded.config.database)
-    except ConfigError as exc:
-        fail_config(exc)
-        return
-    except StateError as exc:
-        click.echo(f"newsmon: {exc}", err=True)
-        sys.exit(1)
+    loaded, store = _load(settings["config_path"])
 
     async def main() -> int:
         return await Daemon(settings["config_path"], loaded, store, address).run()
@@ -66,19 +77,10 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
 
     Exit 0 when every feed and delivery succeeded, 1 when some failed, 2 on a config error.
     """
-    from monitor.service.runtime import Runtime, load_all
-    from monitor.store import Store
+    from monitor.service.runtime import Runtime
 
     settings = command_settings(ctx, **given)
-    try:
-        loaded = load_all(settings["config_path"], examples=False)
-        store = Store(loaded.config.database)
-    except ConfigError as exc:
-        fail_config(exc)
-        return
-    except StateError as exc:
-        click.echo(f"newsmon: {exc}", err=True)
-        sys.exit(1)
+    loaded, store = _load(settings["config_path"])
 
     async def cycle() -> int:
         runtime = Runtime(loaded, store)

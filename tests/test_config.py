@@ -452,3 +452,27 @@ def test_duration_in_config(tmp_path: Path) -> None:
     assert config.feeds[0].interval == 5400.0
     assert config.poll.tick == 5.0
     assert config.poll.max_interval == 172800.0
+
+
+@pytest.mark.parametrize(
+    ("snippet", "path"),
+    [
+        ("poll:\n  max_body: -1\n", "poll.max_body"),
+        ("poll:\n  max_body: 0\n", "poll.max_body"),
+        ("poll:\n  timeout: 0s\n", "poll.timeout"),
+        ("poll:\n  connect_timeout: 0\n", "poll.connect_timeout"),
+        ("poll:\n  read_timeout: 0s\n", "poll.read_timeout"),
+        ("poll:\n  tick: 0s\n", "poll.tick"),
+        ("delivery:\n  tick: 0s\n", "delivery.tick"),
+        ("delivery:\n  timeout: 0s\n", "delivery.timeout"),
+        ("delivery:\n  backoff_base: 0\n", "delivery.backoff_base"),
+    ],
+)
+def test_sizes_and_timings_that_cannot_work_are_problems(
+    tmp_path: Path, snippet: str, path: str
+) -> None:
+    """`check` used to accept these; with max_body: -1 every feed then failed ("file too
+    large: 2752 bytes (limit -1)"), and a zero timeout or tick means nothing."""
+    problems = config_problems(tmp_path, FEED + NOTIFIERS + snippet)
+    assert [p.path for p in problems] == [path]
+    assert "must be more than 0" in problems[0].message

@@ -83,14 +83,15 @@ class Defaults(Strict):
 
 
 class PollConfig(Strict):
-    tick: Duration = 30.0
+    # A zero tick, deadline or size cap cannot work (max_body: -1 failed every feed).
+    tick: Duration = Field(default=30.0, gt=0)
     min_interval: Duration = 60.0
     max_interval: Duration = 86400.0
     default_interval: Duration = 600.0
-    timeout: Duration = 60.0
-    connect_timeout: Duration = 10.0
-    read_timeout: Duration = 20.0
-    max_body: Size = 10 * 1024 * 1024
+    timeout: Duration = Field(default=60.0, gt=0)
+    connect_timeout: Duration = Field(default=10.0, gt=0)
+    read_timeout: Duration = Field(default=20.0, gt=0)
+    max_body: Size = Field(default=10 * 1024 * 1024, gt=0)
     max_entries: Count = Field(default=500, ge=1)
     concurrency: Count = Field(default=16, ge=1, le=256)
     per_host: Count = Field(default=2, ge=1, le=64)
@@ -115,13 +116,13 @@ class PollConfig(Strict):
 
 
 class DeliveryConfig(Strict):
-    tick: Duration = 15.0
+    tick: Duration = Field(default=15.0, gt=0)
     # Total deadline of one delivery attempt (connect, TLS, request, the whole answer; for
     # email the whole SMTP conversation): a receiver that drips cannot hold a send longer.
-    timeout: Duration = 30.0
+    timeout: Duration = Field(default=30.0, gt=0)
     max_attempts: Count = Field(default=12, ge=1)
     max_age: Duration = 86400.0
-    backoff_base: Duration = 5.0
+    backoff_base: Duration = Field(default=5.0, gt=0)
     backoff_cap: Duration = 3600.0
     shutdown_grace: Duration = 20.0
     # A send in flight when its worker died is resent (same id) after this long.

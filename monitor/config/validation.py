@@ -190,6 +190,8 @@ def _message(err: Any, model: type[BaseModel] | None = None) -> str:
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
     ctx = err.get("ctx", {})
+    if kind == "greater_than":
+        return f"must be more than {ctx.get('gt')}, got {value!r}"
     if kind == "greater_than_equal":
         return f"must be at least {ctx.get('ge')}, got {value!r}"
     if kind == "less_than_equal":

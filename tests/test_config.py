@@ -476,3 +476,18 @@ def test_sizes_and_timings_that_cannot_work_are_problems(
     problems = config_problems(tmp_path, FEED + NOTIFIERS + snippet)
     assert [p.path for p in problems] == [path]
     assert "must be more than 0" in problems[0].message
+
+
+def test_unquoted_dates_in_the_config_are_reported_at_their_keys(tmp_path: Path) -> None:
+    """A real date where text goes gets a hint; an impossible one is read as the text as
+    written and judged at its key, and neither hides the file's other problems (an
+    impossible date used to stop the load with a bare ValueError)."""
+    text = FEED + NOTIFIERS + "poll:\n  user_agent: 2021-11-10\n  tymeout: 5s\n"
+    text += "retention:\n  items: 2020-13-45\n"
+    problems = config_problems(tmp_path, text)
+    by_path = {p.path: p.message for p in problems}
+    assert set(by_path) == {"poll.user_agent", "poll.tymeout", "retention.items"}
+    assert by_path["poll.user_agent"] == (
+        "expected a string, got date 2021-11-10 (quote it to keep it as text)"
+    )
+    assert "'2020-13-45' is not a duration" in by_path["retention.items"]

@@ -308,21 +308,25 @@ def test_broken_file_does_not_stop_the_others(tmp_path: Path) -> None:
     assert problems[0].line is not None
 
 
-def test_impossible_date_is_a_problem_at_its_line_and_the_others_load(tmp_path: Path) -> None:
-    """YAML reads an unquoted 2020-13-45 as a date; an impossible one used to escape the
-    loader as a bare ValueError (a traceback, and no rule file loaded at all)."""
+def test_unquoted_dates_in_a_rule_file(tmp_path: Path) -> None:
+    """YAML 1.1 reads an unquoted 2021-11-10 as a date. A real date where a term goes is a
+    problem with a hint to quote it; an impossible one (2020-13-45) is the text as written
+    (it used to escape the loader as a bare ValueError: a traceback, and no rule file
+    loaded at all); either way every other problem of the file is reported too."""
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "good.yaml").write_text("match: [armistice]\n")
-    (rules / "dated.yaml").write_text("match: [armistice]\ndescription: 2020-13-45\n")
+    (rules / "dated.yaml").write_text("titel: x\nmatch: [armistice, 2020-13-45, 2021-11-10]\n")
     ruleset, problems = load_rules(rules)
     assert [r.id for r in ruleset.rules] == ["good"]
-    assert len(problems) == 1
-    problem = problems[0]
-    assert problem.file.endswith("dated.yaml")
-    assert (problem.line, problem.col) == (2, 14)
-    assert "2020-13-45" in problem.message
-    assert "quote" in problem.message
+    assert [(p.line, p.path) for p in problems] == [(1, "titel"), (2, "match[2]")]
+    assert "YAML reads an unquoted 2021-11-10 as a date: quote the term" in problems[1].message
+
+    (rules / "dated.yaml").write_text("match: [armistice, 2020-13-45]\n")
+    ruleset, problems = load_rules(rules)
+    assert problems == []
+    dated = next(r for r in ruleset.rules if r.id == "dated")
+    assert ruleset.match_text(dated, "a ceasefire on 2020-13-45")[0]
 
 
 def test_missing_rules_dir_is_a_problem(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 import re
@@ -108,6 +109,8 @@ def _describe(value: Any) -> str:
         return "null"
     if isinstance(value, int | float):
         return f"number {value}"
+    if isinstance(value, datetime.date):
+        return f"date {value.isoformat()}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -167,7 +170,7 @@ def _message(err: Any, model: type[BaseModel] | None = None) -> str:
         hint = ""
         if isinstance(value, bool):
             hint = " (YAML reads yes/no/on/off as booleans: quote the text)"
-        elif isinstance(value, int | float):
+        elif isinstance(value, int | float | datetime.date):
             hint = " (quote it to keep it as text)"
         return f"expected a string, got {_describe(value)}{hint}"
     if kind == "list_type":

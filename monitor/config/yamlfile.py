@@ -96,16 +96,13 @@ class _StrictLoader(yaml.SafeLoader):
 
     def construct_yaml_timestamp(self, node: Any) -> Any:
         # YAML 1.1 reads an unquoted 2020-13-45 as a date, and PyYAML's constructor then
-        # raises a bare ValueError, which carries no position and is no YAMLError.
+        # raises a bare ValueError (no position, no YAMLError: a traceback, and no other
+        # problem of the file reported). An impossible date is the text as written, as
+        # YAML 1.2 reads it: a term then matches it, a setting reports it at its key.
         try:
             return super().construct_yaml_timestamp(node)
-        except ValueError as exc:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"{node.value!r} reads as an impossible date ({exc}): quote it to keep it as text",
-                node.start_mark,
-            ) from None
+        except ValueError:
+            return node.value
 
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)

@@ -6,6 +6,7 @@ none), ``{near: {terms: [...], within: N, ordered: false}}`` and ``{regex: PATTE
 
 from __future__ import annotations
 
+import datetime
 import functools
 import unicodedata
 from typing import Any
@@ -83,12 +84,13 @@ class Compiler:
             if "near" in data or "regex" in data:
                 return self.special(data, path)
             return self.group(data, path, depth + 1)
-        if isinstance(data, bool) or data is None or isinstance(data, int | float):
-            hint = (
-                " (YAML reads yes/no/on/off as booleans: quote the term)"
-                if isinstance(data, bool)
-                else " (quote it)"
-            )
+        if isinstance(data, bool | int | float | datetime.date) or data is None:
+            if isinstance(data, bool):
+                hint = " (YAML reads yes/no/on/off as booleans: quote the term)"
+            elif isinstance(data, datetime.date):
+                hint = f" (YAML reads an unquoted {data.isoformat()} as a date: quote the term)"
+            else:
+                hint = " (quote it)"
             self._problem(path, f"expected a term (string) or a group{hint}")
             return None
         self._problem(path, "expected a term (string) or a group")

@@ -234,7 +234,7 @@ def test_check_warns_about_rules_that_cannot_work(project: Path) -> None:
     assert result.stdout.startswith("ok:")
     warnings = sorted(line for line in result.stderr.splitlines() if line.startswith("warning:"))
     assert warnings == [
-        "warning: rules/dead.yaml:1:1: match: match can never match: its none: vetoes every"
+        "warning: rules/dead.yaml:1:1: match: can never match: its none: vetoes every"
         " text its any:/all: needs",
         "warning: rules/fine.yaml:4:1: notify: notify: [] records this rule's alerts but sends"
         " none",

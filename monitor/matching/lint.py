@@ -46,10 +46,10 @@ def dead_groups(group: Group) -> list[str]:
 
 
 def rule_warnings(rule: Rule) -> list[Problem]:
+    why = "can never match: its none: vetoes every text its any:/all: needs"
     warnings = [
-        rule.marks.problem(
-            ("match",), f"{path} can never match: its none: vetoes every text its any:/all: needs"
-        )
+        # the problem is printed after "match:" already: name a nested group only
+        rule.marks.problem(("match",), why if path == "match" else f"{path} {why}")
         for path in dead_groups(rule.root)
     ]
     if rule.notify == ():

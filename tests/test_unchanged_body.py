@@ -5,6 +5,7 @@ parsed anyway, so the seen-state of its items is refreshed for retention."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 
@@ -107,3 +108,27 @@ def test_a_feed_answering_304_keeps_its_items_known_past_retention(
     assert len(after) == 3
     assert [row for row in after if row in items] == items  # first seen where they were
     assert len(receiver.received) == 1
+
+
+def test_once_with_json_logs_writes_only_json_lines(
+    workspace: Workspace, feed_server: FeedServer, receiver: WebhookReceiver
+) -> None:
+    """The README's cron line appends ``once --log-format json`` to a log file: its
+    closing summary must be a JSON line too, not plain text among them."""
+    workspace.write_rule("end-of-war-declaration", END_OF_WAR_RULE)
+    workspace.write_config(base_config([{"name": "f", "url": feed_server.url("/f.xml")},
+                                        {"name": "gone", "url": feed_server.url("/gone.xml")}],
+                                       receiver.url("/hook")))  # fmt: skip
+    feed_server.put("/f.xml", rss([plain_item(1)]))
+    done = workspace.run("once", "--log-format", "json", "--log-level", "debug")
+    assert done.returncode == 1  # one feed failed: the summary says so
+    records = [json.loads(line) for line in done.stderr.splitlines()]
+    summary = [r for r in records if "feeds polled" in r["msg"]]
+    assert summary == [
+        {
+            "ts": summary[0]["ts"],
+            "level": "info",
+            "logger": "newsmon",
+            "msg": "newsmon: 2 feeds polled (1 failed), 0 new alerts, 0 deliveries sent",
+        }
+    ]

@@ -77,6 +77,7 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
 
     Exit 0 when every feed and delivery succeeded, 1 when some failed, 2 on a config error.
     """
+    from monitor.service.log import report as say
     from monitor.service.runtime import Runtime
 
     settings = command_settings(ctx, **given)
@@ -107,17 +108,12 @@ def once(ctx: click.Context, /, force: bool, **given: Any) -> None:
             + f"), {sum(p.alerts for p in polls)} new alerts, {report.sent} deliveries sent"
             + (f", {report.retry} to retry, {report.dead} failed for good" if report.failed else "")
         )
-        click.echo(summary, err=True)
+        say(summary)
         if still_failing:
-            click.echo(
-                f"newsmon: still failing (held by backoff): {', '.join(still_failing)}", err=True
-            )
+            say(f"newsmon: still failing (held by backoff): {', '.join(still_failing)}")
         if report.left:
             left = ", ".join(f"{name} {count}" for name, count in sorted(report.left.items()))
-            click.echo(
-                f"newsmon: deliveries still due: {left} (sent on the next run or by the daemon)",
-                err=True,
-            )
+            say(f"newsmon: deliveries still due: {left} (sent on the next run or by the daemon)")
         return 1 if failed or still_failing or report.failed else 0
 
     try:

@@ -412,6 +412,9 @@ def test_config_given_as_relative_path(tmp_path: Path, monkeypatch: pytest.Monke
         ("250ms", 0.25),
         (" 10M ", 600.0),
         ("0s", 0.0),
+        # a number of seconds written as text: `--since 3600`, `timeout: ${POLL_TIMEOUT}`
+        ("3600", 3600.0),
+        (" 2.5 ", 2.5),
         (90, 90.0),
         (2.5, 2.5),
         (0, 0.0),
@@ -427,7 +430,7 @@ def test_parse_duration(value: str | float, seconds: float) -> None:
         "abc",
         "-1s",
         "10 minutes",
-        "10",
+        "10 20",
         "",
         "s",
         "1x",

@@ -16,6 +16,7 @@ from monitor.errors import Problem
 M = TypeVar("M", bound=BaseModel)
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?", re.IGNORECASE)
 _SIZE_UNITS = {
@@ -40,6 +41,8 @@ def parse_duration(value: Any) -> float:
     if not isinstance(value, str):
         raise ValueError("expected a duration such as 30s, 10m, 6h or 1d")
     text = value.strip().lower()
+    if _SECONDS.fullmatch(text):  # a number as text: `--since 3600`, `timeout: ${T}`
+        return float(text)
     pos, total = 0, 0.0
     for match in _DURATION_PART.finditer(text):
         if text[pos : match.start()].strip():

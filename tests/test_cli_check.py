@@ -229,6 +229,12 @@ def test_check_warns_about_rules_that_cannot_work(project: Path) -> None:
     (project / "rules" / "fine.yaml").write_text(
         "match:\n  any: [end of war, armistice]\n  none: [war]\nnotify: []\n", encoding="utf-8"
     )
+    # three different words in a window of two; then two that may be one word (war, war*)
+    (project / "rules" / "narrow.yaml").write_text(
+        "match:\n  any:\n    - near: {terms: [armistice, end, war], within: 2}\n"
+        "    - near: {terms: [war, war*], within: 1}\n",
+        encoding="utf-8",
+    )
     result = newsmon("check", cwd=project)
     assert result.returncode == 0, result.stderr  # warnings, not errors
     assert result.stdout.startswith("ok:")
@@ -236,8 +242,10 @@ def test_check_warns_about_rules_that_cannot_work(project: Path) -> None:
     assert warnings == [
         "warning: rules/dead.yaml:1:1: match: can never match: its none: vetoes every"
         " text its any:/all: needs",
-        "warning: rules/fine.yaml:4:1: notify: notify: [] records this rule's alerts but sends"
-        " none",
+        "warning: rules/fine.yaml:4:1: notify: an empty list: this rule's alerts are recorded"
+        " but sent nowhere",
+        "warning: rules/narrow.yaml:1:1: match: match.any[0] near can never match: its 3"
+        " different words never fit within 2",
         "warning: rules/nested.yaml:1:1: match: match.all[1] can never match: its none: vetoes"
         " every text its any:/all: needs",
     ]

@@ -3,6 +3,9 @@
 - A group whose ``none`` vetoes every way its ``any`` (or one of its ``all``) can match:
   ``any: [end of war]`` with ``none: [war]`` never alerts, because every text holding
   "end of war" holds "war".
+- A ``near`` whose window is narrower than its different plain words: ``near: {terms:
+  [armistice, end, war], within: 2}`` loads (in general two terms may match one word, as
+  ``war`` and ``war*`` do), but three different plain words never fit in two.
 - A rule with ``notify: []``: its alerts are recorded but sent nowhere (allowed, and
   sometimes meant, so a warning rather than an error).
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 from monitor.errors import Problem
 from monitor.matching.rules import Rule
-from monitor.matching.ruletree import Group, Node, Term
+from monitor.matching.ruletree import Group, Near, Node, Term
 
 
 def _implies(term: Term, veto: Term) -> bool:
@@ -45,15 +48,36 @@ def dead_groups(group: Group) -> list[str]:
     return out
 
 
+def narrow_nears(group: Group) -> list[tuple[str, int, int]]:
+    """(path, different words, within) of unordered ``near`` elements whose window cannot
+    hold their different plain one-word terms (no wildcard: each needs a word of its own).
+    Ordered ones are refused at load already (their terms' words add up)."""
+    out = []
+    for leaf in group.leaves():
+        if not isinstance(leaf, Near) or leaf.ordered:
+            continue
+        words = {
+            t.spec.key.text
+            for t in leaf.terms
+            if t.spec.words == 1 and len(t.spec.pieces) == 1 and not t.spec.pieces[0].open_end
+        }
+        if len(words) > leaf.within:
+            out.append((leaf.path, len(words), leaf.within))
+    return out
+
+
 def rule_warnings(rule: Rule) -> list[Problem]:
     why = "can never match: its none: vetoes every text its any:/all: needs"
     warnings = [
-        # the problem is printed after "match:" already: name a nested group only
+        # the problem is printed after "match:" already: name a nested element only
         rule.marks.problem(("match",), why if path == "match" else f"{path} {why}")
         for path in dead_groups(rule.root)
     ]
+    for path, words, within in narrow_nears(rule.root):
+        near = f"near can never match: its {words} different words never fit within {within}"
+        where = near if path == "match" else f"{path} {near}"
+        warnings.append(rule.marks.problem(("match",), where))
     if rule.notify == ():
-        warnings.append(
-            rule.marks.problem(("notify",), "notify: [] records this rule's alerts but sends none")
-        )
+        empty = "an empty list: this rule's alerts are recorded but sent nowhere"
+        warnings.append(rule.marks.problem(("notify",), empty))
     return warnings

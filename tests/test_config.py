@@ -468,7 +468,6 @@ def test_duration_in_config(tmp_path: Path) -> None:
         ("poll:\n  tick: 0s\n", "poll.tick"),
         ("delivery:\n  tick: 0s\n", "delivery.tick"),
         ("delivery:\n  timeout: 0s\n", "delivery.timeout"),
-        ("delivery:\n  backoff_base: 0\n", "delivery.backoff_base"),
     ],
 )
 def test_sizes_and_timings_that_cannot_work_are_problems(

@@ -65,6 +65,21 @@ def test_schema_is_created_at_the_newest_version_and_reopens(store_target: objec
     again.close()
 
 
+def test_the_writing_connection_keeps_a_32_mib_page_cache(tmp_path: Path) -> None:
+    """SQLite's default is 2 MiB; a busy story window reads and writes pages all over its
+    key index (docs/stories.md). Read-only connections keep the default."""
+    store = Store(tmp_path / "s.db")
+    try:
+        assert store.conn.execute("PRAGMA cache_size").fetchone()[0] == -32 * 1024
+    finally:
+        store.close()
+    reader = Store(tmp_path / "s.db", lock=False, readonly=True)
+    try:
+        assert reader.conn.execute("PRAGMA cache_size").fetchone()[0] == -2000
+    finally:
+        reader.close()
+
+
 def test_a_schema_newer_than_the_code_is_refused(store_target: object) -> None:
     assert isinstance(store_target, Path | PostgresURL)
     s = Store(store_target)

@@ -151,11 +151,11 @@ def _element(
     elif isinstance(node, Near):
         if not found.issuperset(node.keys):
             return False  # most near elements woken by one term lack another
-        for name in fields:  # evaluate()'s answer: the first field holding a window
-            if node.found_in(scan, name):
-                fired.append((node, name))
-                return True
-        return False
+        name = leaf_field(node, scan, fields)  # evaluate()'s answer, without its walk
+        if name is None:
+            return False
+        fired.append((node, name))
+        return True
     elif isinstance(node, Regex):
         # one RE2 set pass per field serves every regex of every rule (scan.regex_hits)
         for name in fields:

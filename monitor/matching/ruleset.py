@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from monitor.matching.automaton import Automaton
 from monitor.matching.evidence import collect
 from monitor.matching.plan import Pending, Plan, decide, plan, required, resolve_fields
-from monitor.matching.ruletree import Fired, Near, evaluate, triggers
+from monitor.matching.ruletree import Fired, Near, evaluate, leaf_field, triggers
 from monitor.matching.scan import ItemScan
 from monitor.models import Evidence
 
@@ -170,14 +170,10 @@ class RuleSet:
                     matched = hits + p.all_written if p.all_written else hits
                     if len(matched) > 1:
                         matched = tuple(dict.fromkeys(matched))
-            elif p.lone_near is not None:
-                near = p.lone_near
-                for name in rule.fields:  # decide()'s answer, without its calls
-                    if near.found_in(scan, name):
-                        break
-                else:
+            elif p.lone_near is not None:  # decide()'s answer, without its calls
+                if leaf_field(p.lone_near, scan, rule.fields) is None:
                     continue
-                matched = near.names
+                matched = p.lone_near.names
             else:
                 fired: Pending = []
                 if not decide(p, scan, found, rule.fields, fired):

@@ -101,11 +101,7 @@ class Near:
             return cached
         occurrences = []
         for term in self.terms:
-            spec = term.spec
-            if spec.plain_re is None and spec.raw_re is None:  # Term.positions, inlined
-                found = scan.word_positions(name, term.key, term.accents)
-            else:
-                found = term.positions(scan, name)
+            found = term.positions(scan, name)
             if not found:
                 scan.cache[cache_key] = None
                 return None

@@ -78,28 +78,22 @@ class SkippedRunFilter(logging.Filter):
 _SKIPPED = SkippedRunFilter()
 
 
-_format = "text"
-
-
 def report(line: str) -> None:
     """A command's closing report on stderr (``once``'s summary): as written, or one JSON
     line like the log's when logs are JSON, so that a log file of ``once --log-format
     json`` runs (the README's cron line) stays one JSON object per line. Printed whatever
     the log level: it is the command's answer, not a log event."""
-    if _format == "json":
-        doc = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "level": "info",
-            "logger": "newsmon",
-            "msg": line,
-        }
-        line = json.dumps(doc, ensure_ascii=True)
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler.formatter, JsonFormatter):
+            record = logging.makeLogRecord(
+                {"name": "newsmon", "levelno": logging.INFO, "levelname": "INFO", "msg": line}
+            )
+            line = handler.formatter.format(record)
+            break
     print(line, file=sys.stderr, flush=True)
 
 
 def setup(level: str = "info", fmt: str = "text") -> None:
-    global _format
-    _format = fmt
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()

@@ -177,22 +177,23 @@ class FeedStore(AlertWriter):
         of the tick, so a cycle of 304s costs one commit, not one each. Losing it in a
         crash is harmless: the claim's lease already moved ``next_check_at``, so the
         feed is polled again after the lease, and nothing about its items changed."""
+        refreshed = refresh_since is not None
+        # A refresh counts as a parse of the same body (body_hashed_at): the next is a day away.
         self.defer(
             "UPDATE feeds SET last_poll_at = ?, last_success_at = ?,"
             " last_status = 'not_modified', last_error = NULL, error_count = 0,"
             " failing_since = NULL, notice_sent = 0,"
             " next_check_at = ?, hold_until = NULL,"
-            " last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag)"
+            " last_modified = COALESCE(?, last_modified), etag = COALESCE(?, etag),"
+            " body_hashed_at = COALESCE(?, body_hashed_at)"
             " WHERE name = ?",
-            (now, now, next_check_at, last_modified, etag, name),
+            (now, now, next_check_at, last_modified, etag, now if refreshed else None, name),
         )
-        if refresh_since is not None:
+        if refreshed:
             self.defer(
                 "UPDATE item_keys SET last_seen = ? WHERE feed = ? AND last_seen >= ?",
                 (now, name, refresh_since),
             )
-            # as if the body had been parsed now: the next refresh is a day away
-            self.defer("UPDATE feeds SET body_hashed_at = ? WHERE name = ?", (now, name))
 
     def note_redirect(
         self, name: str, target: str | None, now: float, *, times: int, span: float
